@@ -1,0 +1,238 @@
+"""The ``qa`` command: a thin shell over the Python API.
+
+Every failure the user can fix is printed as one line, ``error: ...``, with a
+non-zero exit code; no traceback (set ``QA_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .errors import QAError
+
+CORPUS = click.option("--corpus", default="corpus", show_default=True, type=click.Path(file_okay=False),
+                      help="Folder of .txt/.md documents.")
+INDEX = click.option("--index", default="index", show_default=True, type=click.Path(file_okay=False),
+                     help="Index folder.")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns every exception into one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: still one line, with a way to get details
+            if os.environ.get("QA_DEBUG"):
+                raise
+            _fail(f"unexpected {exc.__class__.__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="qa")
+def main() -> None:
+    """Ask questions of a folder of documents."""
+
+
+def _progress_bar() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage != "embedding" or total == 0:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc="embedding", unit="text", file=sys.stderr,
+                                     leave=False, disable=None)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+def _build(corpus: str, index: str, model: str | None = None) -> None:
+    from .indexing import build_index
+
+    progress, close = _progress_bar()
+    if not Path(corpus).is_dir():
+        raise QAError(f"no corpus folder at {corpus}/: create it and put .txt or .md files in it")
+    try:
+        report = build_index(corpus, index, model=model, progress=progress, lock_timeout=0,
+                             on_note=lambda m: click.secho(m, fg="yellow", err=True))
+    finally:
+        close()
+    click.echo(f"built {index}/: {report.summary()}")
+
+
+@main.command()
+@CORPUS
+@INDEX
+@click.option("--model", default=None, help="Embedding model name or path (default: bundled all-MiniLM-L6-v2).")
+def build(corpus: str, index: str, model: str | None) -> None:
+    """Build or refresh the index (only new or changed passages are embedded)."""
+    _build(corpus, index, model)
+
+
+def _print_answer(ans: Any) -> None:
+    if not ans.found:
+        click.echo(ans.message)
+        return
+    for i, h in enumerate(ans.hits, 1):
+        where = f"{h.source} [{h.start}:{h.end}]" + (f" · {h.section}" if h.section else "")
+        click.secho(f"{i}. {where}  (relevance {h.relevance:.2f})", fg="cyan")
+        if h.question:
+            click.secho(f"   Q: {h.question}", dim=True)
+        click.secho(f"   {h.answer_sentence}", bold=True)
+        if i == 1:
+            rest = " ".join(h.text.split())
+            if len(rest) > 400:
+                rest = rest[:400].rsplit(" ", 1)[0] + " …"
+            click.echo(f"   {rest}")
+        click.echo()
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50), help="Passages to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@CORPUS
+@INDEX
+def ask(question: str, k: int, as_json: bool, corpus: str, index: str) -> None:
+    """Answer QUESTION from the index."""
+    from .indexing import is_stale
+    from .search import Retriever
+
+    retriever = Retriever.load(index)
+    if Path(corpus).is_dir() and is_stale(corpus, index):
+        click.secho(f"warning: {corpus}/ has changed since {index}/ was built: run `qa build`",
+                    fg="yellow", err=True)
+    ans = retriever.answer(question, k=k)
+    if as_json:
+        click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(ans)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@CORPUS
+@INDEX
+@click.option("--no-build", is_flag=True, help="Only copy the files; do not update the index.")
+def add(files: tuple[str, ...], corpus: str, index: str, no_build: bool) -> None:
+    """Copy FILES into the corpus and update the index."""
+    from . import corpus as corpus_mod
+
+    added = 0
+    for f in files:
+        try:
+            doc = corpus_mod.add(corpus, Path(f).name, Path(f).read_bytes())
+        except QAError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            continue
+        click.echo(f"added {doc.name}")
+        added += 1
+    if added and not no_build:
+        _build(corpus, index)
+    if added < len(files):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("names", nargs=-1, required=True)
+@CORPUS
+@INDEX
+@click.option("--no-build", is_flag=True, help="Only delete the files; do not update the index.")
+def remove(names: tuple[str, ...], corpus: str, index: str, no_build: bool) -> None:
+    """Remove documents (by name, as `qa status` lists them) and update the index."""
+    from . import corpus as corpus_mod
+
+    for name in names:
+        corpus_mod.remove(corpus, name)
+        click.echo(f"removed {name}")
+    if not no_build:
+        _build(corpus, index)
+
+
+@main.command()
+@CORPUS
+@INDEX
+def status(corpus: str, index: str) -> None:
+    """List the indexed documents and say whether the index is up to date."""
+    from .indexing import is_stale
+    from .store import read_manifest
+
+    manifest = read_manifest(index)
+    click.echo(f"{index}/: {manifest['passages']} passages, model {manifest['model']['name']}, "
+               f"built {manifest['built_at']}")
+    for name, f in sorted(manifest["files"].items()):
+        click.echo(f"  {name}: {f['passages']} passages, indexed {f['indexed_at']}")
+    if is_stale(corpus, index):
+        click.secho(f"stale: {corpus}/ has changed since the last build: run `qa build`", fg="yellow")
+    else:
+        click.echo("up to date")
+
+
+@main.command(name="eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False))
+@click.option("--off-topic", type=click.Path(exists=True, dir_okay=False),
+              help="JSONL of questions the corpus cannot answer.")
+@INDEX
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def eval_(questions: str, off_topic: str | None, index: str, as_json: bool) -> None:
+    """Measure hit@1, hit@3 and MRR@5 on QUESTIONS (JSONL with answer_contains)."""
+    from .evaluate import evaluate
+    from .search import Retriever
+
+    report = evaluate(Retriever.load(index), questions, off_topic)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(f"questions {report.questions}: hit@1 {report.hit_at_1:.3f}  hit@3 {report.hit_at_3:.3f}  "
+               f"MRR@5 {report.mrr_at_5:.3f}  answered {report.answered:.3f}")
+    if report.abstained is not None:
+        click.echo(f"off-topic {report.off_topic}: abstained {report.abstained:.3f}")
+    for m in report.misses:
+        click.echo(f"  miss (rank {m.rank or '>5'}): {m.question}")
+
+
+@main.command()
+@CORPUS
+@INDEX
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--admin-password", envvar="QA_ADMIN_PASSWORD", default=None,
+              help="Password for editing the corpus from the web page (or QA_ADMIN_PASSWORD).")
+@click.option("--allow-edits", is_flag=True, help="Allow edits without a password (loopback only).")
+def serve(corpus: str, index: str, host: str, port: int, admin_password: str | None, allow_edits: bool) -> None:
+    """Start the web chat."""
+    from .web import serve as run
+
+    run(corpus=corpus, index=index, host=host, port=port, admin_password=admin_password,
+        allow_edits=allow_edits)
+
+
+if __name__ == "__main__":
+    main()

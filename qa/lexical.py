@@ -1,0 +1,96 @@
+"""The lexical side of hybrid search: tokenizing and BM25 (via ``bm25s``)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer: a C snowball stemmer, fast enough for queries
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    # Question words carry no topic: "what", "which", "how" match everything.
+    return frozenset(STOPWORDS_EN) | {
+        "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
+        "do", "does", "did", "can", "could", "would", "should", "about", "s",
+    }
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, drop stop words, stem. Used for documents and queries alike."""
+    stop = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    return _stemmer().stemWords(words) if words else []
+
+
+class Lexical:
+    """A BM25 index over passage texts, saved as plain ``bm25s`` files."""
+
+    def __init__(self, bm25) -> None:  # bm25s.BM25, or None for an empty corpus
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "Lexical":
+        import bm25s
+
+        tokens = [tokenize(t) or [""] for t in texts]
+        if not tokens:
+            return cls(None)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25)
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(path), allow_pickle=False, show_progress=False)
+
+    @classmethod
+    def load(cls, path: Path, expected_docs: int) -> "Lexical":
+        import bm25s
+
+        if expected_docs == 0:
+            return cls(None)
+        bm25 = bm25s.BM25.load(str(path), allow_pickle=False, show_progress=False)
+        if int(bm25.scores["num_docs"]) != expected_docs:
+            raise ValueError(f"bm25 has {bm25.scores['num_docs']} documents, expected {expected_docs}")
+        return cls(bm25)
+
+    def scores(self, query_tokens: list[str], n_docs: int) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when nothing matches)."""
+        if self._bm25 is None:
+            return np.zeros(n_docs, dtype=np.float32)
+        ids = self._bm25.get_tokens_ids(query_tokens)
+        if not ids:
+            return np.zeros(n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def idf(self, query_tokens: list[str]) -> list[float]:
+        """Per-token weight (0 for unknown tokens), used to judge lexical coverage."""
+        if self._bm25 is None:
+            return [0.0] * len(query_tokens)
+        out = []
+        for tok in query_tokens:
+            tid = self._bm25.vocab_dict.get(tok)
+            if tid is None:
+                out.append(0.0)
+            else:
+                indptr = self._bm25.scores["indptr"]
+                df = int(indptr[tid + 1] - indptr[tid])
+                n = int(self._bm25.scores["num_docs"])
+                out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
+        return out

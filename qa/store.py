@@ -1,0 +1,284 @@
+"""The index directory on disk: plain files, a manifest, atomic swaps, one lock.
+
+Layout::
+
+    index/
+      manifest.json          # the commit point: names the live generation
+      .build.lock            # held by the one build that may run
+      gen-<id>/
+        passages.jsonl       # one passage per line: text, offsets, context, hashes
+        passages.faiss       # passage vectors (normalized, inner product)
+        sentences.faiss      # sentence vectors, in passage order
+        bm25/                # bm25s files (JSON + .npy, no pickle)
+
+A build writes a new ``gen-*`` folder next to the live one, then replaces
+``manifest.json`` with ``os.replace``: readers see either the old generation
+or the new one, never half of each, and a build killed at any moment leaves
+the previous generation loadable. The previous generation is kept until the
+next build, so that a reader who has just read the old manifest can still open
+its files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from .lexical import Lexical
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".build.lock"
+PASSAGES = "passages.jsonl"
+PASSAGE_VECTORS = "passages.faiss"
+SENTENCE_VECTORS = "sentences.faiss"
+BM25_DIR = "bm25"
+# Up to this many vectors an exact (Flat) index is fast enough; above it, HNSW.
+FLAT_MAX_VECTORS = 200_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """A passage as stored: its span, its context, and the hashes its vectors are cached by."""
+
+    id: int
+    source: str
+    start: int
+    end: int
+    text: str
+    kind: str
+    section: str | None
+    question: str | None
+    title: str | None
+    hash: str  # of the passage's embedding text
+    sentences: tuple[tuple[int, int, str], ...]  # (start, end, hash of the sentence's embedding text)
+
+
+@dataclass
+class Generation:
+    """Everything one generation of the index holds, loaded into memory."""
+
+    manifest: dict[str, Any]
+    records: list[Record]
+    passage_index: Any  # faiss.Index
+    sentence_index: Any  # faiss.Index
+    sentence_owner: np.ndarray  # passage id of each sentence vector
+    sentence_first: np.ndarray  # first sentence row of each passage (len = passages + 1)
+    lexical: Lexical
+
+
+def manifest_path(index: str | os.PathLike[str]) -> Path:
+    return Path(index) / MANIFEST
+
+
+def read_manifest(index: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``manifest.json``.
+
+    Raises:
+        IndexNotFound: There is no manifest.
+        IndexCorrupt: It is not valid JSON or lacks required fields.
+        IndexMismatch: It was written by an incompatible format version.
+    """
+    path = manifest_path(index)
+    if not path.exists():
+        raise IndexNotFound(f"no index at {index}/: run `qa build`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["generation"], manifest["model"]["name"]  # noqa: B018 - presence check
+    except (OSError, ValueError, KeyError, TypeError):
+        raise IndexCorrupt(f"index at {index}/ is damaged (unreadable manifest.json): run `qa build` to rebuild it") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index at {index}/ has format version {manifest.get('format_version')}, this qa reads "
+            f"version {FORMAT_VERSION}: run `qa build` to rebuild it"
+        )
+    return manifest
+
+
+def _dense_index(vectors: np.ndarray, dimension: int):
+    import faiss
+
+    if len(vectors) > FLAT_MAX_VECTORS:
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dimension)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def dense_index_type(n: int) -> str:
+    return "HNSW32" if n > FLAT_MAX_VECTORS else "Flat"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Writer:
+    """Writes one generation's files. Kept separate so that tests can inject write faults."""
+
+    def write_text(self, path: Path, text: str) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def write_faiss(self, index: Any, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(index, str(path))
+
+    def write_lexical(self, lexical: Lexical, path: Path) -> None:
+        lexical.save(path)
+
+
+def write_generation(
+    index: str | os.PathLike[str],
+    records: list[Record],
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    lexical: Lexical,
+    manifest: dict[str, Any],
+    writer: Writer | None = None,
+) -> dict[str, Any]:
+    """Write a complete generation beside the live one, then make it live.
+
+    The caller must hold the build lock.
+
+    Returns:
+        The manifest as written (with ``generation`` and ``dense_index`` filled in).
+    """
+    writer = writer or Writer()
+    root = Path(index)
+    root.mkdir(parents=True, exist_ok=True)
+    gen = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = root / f".{gen}.partial"
+    try:
+        tmp.mkdir()
+        writer.write_text(
+            tmp / PASSAGES,
+            "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records),
+        )
+        dim = int(manifest["model"]["dimension"])
+        writer.write_faiss(_dense_index(passage_vectors, dim), tmp / PASSAGE_VECTORS)
+        writer.write_faiss(_dense_index(sentence_vectors, dim), tmp / SENTENCE_VECTORS)
+        writer.write_lexical(lexical, tmp / BM25_DIR)
+        _fsync_dir(tmp)
+        os.rename(tmp, root / gen)
+        manifest = {
+            **manifest,
+            "generation": gen,
+            "dense_index": {
+                "passages": dense_index_type(len(passage_vectors)),
+                "sentences": dense_index_type(len(sentence_vectors)),
+            },
+        }
+        staged = root / f".{MANIFEST}.{gen}.tmp"
+        writer.write_text(staged, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        os.replace(staged, root / MANIFEST)  # the commit point
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in root.glob(f".{MANIFEST}.{gen}.tmp"):
+            leftover.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def collect_garbage(index: str | os.PathLike[str], keep: Iterable[str]) -> None:
+    """Delete generations and partial files other than ``keep``. Caller holds the lock."""
+    root = Path(index)
+    keep = set(keep)
+    for path in root.iterdir():
+        name = path.name
+        if name in keep or name in (MANIFEST, LOCK):
+            continue
+        if name.startswith("gen-") or name.startswith(".gen-") or name.startswith(f".{MANIFEST}."):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _read_records(path: Path) -> list[Record]:
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            d["sentences"] = tuple(tuple(s) for s in d["sentences"])
+            records.append(Record(**d))
+    return records
+
+
+def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> Generation:
+    """Load the live generation named by the manifest.
+
+    Raises:
+        IndexNotFound, IndexMismatch: See :func:`read_manifest`.
+        IndexCorrupt: A file is missing, truncated or inconsistent with the others.
+    """
+    import faiss
+
+    manifest = manifest or read_manifest(index)
+    gen_dir = Path(index) / manifest["generation"]
+    try:
+        records = _read_records(gen_dir / PASSAGES)
+        p_index = faiss.read_index(str(gen_dir / PASSAGE_VECTORS))
+        s_index = faiss.read_index(str(gen_dir / SENTENCE_VECTORS))
+        lexical = Lexical.load(gen_dir / BM25_DIR, len(records))
+        n_sent = sum(len(r.sentences) for r in records)
+        dim = int(manifest["model"]["dimension"])
+        problems = [
+            f"{PASSAGES} has {len(records)} passages, manifest says {manifest.get('passages')}"
+            if len(records) != manifest.get("passages") else "",
+            f"{PASSAGE_VECTORS} has {p_index.ntotal} vectors for {len(records)} passages"
+            if p_index.ntotal != len(records) else "",
+            f"{SENTENCE_VECTORS} has {s_index.ntotal} vectors for {n_sent} sentences"
+            if s_index.ntotal != n_sent else "",
+            f"vectors have dimension {p_index.d}, manifest says {dim}" if p_index.d != dim or s_index.d != dim else "",
+            "passage ids are out of order" if any(r.id != i for i, r in enumerate(records)) else "",
+        ]
+        problem = next((p for p in problems if p), None)
+        if problem:
+            raise ValueError(problem)
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(
+            f"index at {index}/ is damaged ({Path(exc.filename or '?').name} is missing): run `qa build` to rebuild it"
+        ) from None
+    except (IndexMismatch, IndexNotFound):
+        raise
+    except Exception as exc:  # faiss, numpy and json all raise their own types for damaged files
+        detail = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        raise IndexCorrupt(f"index at {index}/ is damaged ({detail}): run `qa build` to rebuild it") from None
+    counts = np.array([len(r.sentences) for r in records], dtype=np.int64)
+    first = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum(counts, out=first[1:])
+    owner = np.repeat(np.arange(len(records), dtype=np.int64), counts)
+    return Generation(manifest, records, p_index, s_index, owner, first, lexical)
+
+
+def reconstruct(index: Any, ids: np.ndarray) -> np.ndarray:
+    """The stored vectors for ``ids`` (works for Flat and HNSW-Flat indexes)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return index.reconstruct_batch(ids)
