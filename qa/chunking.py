@@ -130,7 +130,7 @@ def _paragraphs(text: str) -> list[_Para]:
     pos = 0
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
-        if not stripped:
+        if not stripped.strip("\ufeff\u200b"):  # a lone byte-order mark is blank too
             flush()
         else:
             lead = len(line) - len(line.lstrip())

@@ -1,0 +1,206 @@
+"""What the web app does, without the web: answering, editing the corpus, rebuilding.
+
+The Gradio layer (:mod:`qa.web`) only wires these methods to components, so
+everything here can be tested by calling it directly.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import corpus as corpus_mod
+from .errors import BuildInProgress, QAError
+from .indexing import BuildReport, build_index, is_stale
+from .search import Answer, Retriever, clean_question
+from .store import read_manifest
+
+log = logging.getLogger("qa.web")
+
+MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted document
+MAX_FAILED_LOGINS = 5  # wrong passwords allowed per window before edits are refused
+LOGIN_WINDOW_SECONDS = 60.0
+
+
+class EditRefused(QAError):
+    """The caller may not edit the corpus."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    name: str
+    passages: int | None
+    indexed_at: str | None  # None: in the corpus but not in the index yet
+
+
+class QAService:
+    """The state behind one running app.
+
+    Args:
+        corpus: Corpus folder.
+        index: Index folder.
+        admin_password: Required for edits when set.
+        allow_edits: Allow edits without a password; honoured only on loopback.
+        host: The address the app listens on (decides whether ``allow_edits`` counts).
+    """
+
+    def __init__(self, corpus: str | os.PathLike[str] = "corpus", index: str | os.PathLike[str] = "index",
+                 *, admin_password: str | None = None, allow_edits: bool = False,
+                 host: str = "127.0.0.1") -> None:
+        self.corpus = Path(corpus)
+        self.index = Path(index)
+        self.admin_password = admin_password or None
+        self.allow_edits = allow_edits
+        self.host = host
+        self._retriever: Retriever | None = None
+        self._load_lock = threading.Lock()
+        self._failures: list[float] = []
+        self._failures_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- startup
+
+    def ensure_index(self, progress: Callable[[str, int, int], None] | None = None) -> BuildReport | None:
+        """Build the index if it is missing or older than the corpus."""
+        if not is_stale(self.corpus, self.index):
+            return None
+        return build_index(self.corpus, self.index, progress=progress)
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._load_lock:
+            if self._retriever is None:
+                self._retriever = Retriever.load(self.index)
+            else:
+                # Pick up a rebuild made by this app or by `qa build` elsewhere.
+                self._retriever.refresh()
+            return self._retriever
+
+    # -------------------------------------------------------------- answering
+
+    def ask(self, question: str, k: int = 3) -> Answer:
+        """Answer a question (raises :class:`QAError` subclasses for bad input)."""
+        return self.retriever.answer(question, k=k)
+
+    def suggestions(self, n: int = 4) -> list[str]:
+        """Short questions the corpus can answer: its interviewers' questions, else its headings."""
+        try:
+            records = self.retriever._gen.records
+        except QAError:
+            return []
+        out: list[str] = []
+        for r in records:
+            if r.question:
+                first = next((s.strip() + "?" for s in r.question.split("?") if 10 < len(s.strip()) < 90), None)
+                if first and first not in out:
+                    out.append(first)
+        if not out:
+            out = list(dict.fromkeys(f"What does it say about {r.section}?" for r in records if r.section))
+        # Spread the picks over the corpus rather than taking the first few.
+        if len(out) > n:
+            step = len(out) / n
+            out = [out[int(i * step)] for i in range(n)]
+        return out
+
+    # ---------------------------------------------------------------- editing
+
+    def can_edit_without_password(self) -> bool:
+        return self.admin_password is None and self.allow_edits and is_loopback(self.host)
+
+    def check_edit(self, password: str | None) -> None:
+        """Raise :class:`EditRefused` unless this caller may edit the corpus."""
+        if self.admin_password is None:
+            if self.can_edit_without_password():
+                return
+            if self.allow_edits:
+                raise EditRefused("editing without a password is only allowed on a loopback address; "
+                                  "restart with --admin-password")
+            raise EditRefused("editing is off: restart with --admin-password (or --allow-edits on loopback)")
+        now = time.monotonic()
+        with self._failures_lock:
+            self._failures = [t for t in self._failures if now - t < LOGIN_WINDOW_SECONDS]
+            if len(self._failures) >= MAX_FAILED_LOGINS:
+                wait = int(LOGIN_WINDOW_SECONDS - (now - self._failures[0])) + 1
+                raise EditRefused(f"too many wrong passwords; try again in {wait} s")
+            if not password or not hmac.compare_digest(password.encode(), self.admin_password.encode()):
+                self._failures.append(now)
+                raise EditRefused("wrong admin password")
+
+    def add_text(self, password: str | None, title: str, text: str) -> corpus_mod.Document:
+        self.check_edit(password)
+        if not (title or "").strip():
+            raise corpus_mod.DocumentRejected("give the document a title")
+        if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
+            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+        return corpus_mod.add(self.corpus, title, text or "")
+
+    def add_files(self, password: str | None, paths: list[str]) -> tuple[list[str], list[str]]:
+        """Add uploaded files. Returns (added names, one error line per refused file)."""
+        self.check_edit(password)
+        added, errors = [], []
+        for p in paths or []:
+            shown = Path(p).name
+            try:
+                size = os.path.getsize(p)
+                if size > MAX_UPLOAD_BYTES:
+                    raise corpus_mod.DocumentRejected(
+                        f"{shown}: {size:,} bytes is over the {MAX_UPLOAD_BYTES // 1024} KB upload limit")
+                name = corpus_mod.safe_name(shown)
+                if not name.lower().endswith(corpus_mod.SUFFIXES) or Path(shown).suffix.lower() not in corpus_mod.SUFFIXES:
+                    raise corpus_mod.DocumentRejected(
+                        f"{shown}: only {' and '.join(corpus_mod.SUFFIXES)} files can be uploaded")
+                added.append(corpus_mod.add(self.corpus, name, Path(p).read_bytes()).name)
+            except QAError as exc:
+                errors.append(str(exc))
+            except OSError as exc:
+                errors.append(f"{shown}: cannot be read ({exc.strerror})")
+        return added, errors
+
+    def remove(self, password: str | None, name: str) -> None:
+        self.check_edit(password)
+        corpus_mod.remove(self.corpus, name)
+
+    def rebuild(self, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+        """Refresh the index; the chat keeps using the old one until this returns.
+
+        Raises:
+            BuildInProgress: Another rebuild is running (this one does not wait).
+        """
+        try:
+            report = build_index(self.corpus, self.index, progress=progress, lock_timeout=0)
+        except BuildInProgress:
+            raise BuildInProgress("a rebuild is already running; wait for it to finish") from None
+        with self._load_lock:
+            if self._retriever is None:
+                self._retriever = Retriever.load(self.index)
+            else:
+                self._retriever.refresh()
+        return report
+
+    def documents(self) -> list[DocumentRow]:
+        """Documents in the corpus and the index, with passage counts and index times."""
+        try:
+            files: dict[str, Any] = read_manifest(self.index).get("files", {})
+        except QAError:
+            files = {}
+        names = sorted(set(files) | {d.name for d in corpus_mod.scan(self.corpus)[0]})
+        return [DocumentRow(n, files.get(n, {}).get("passages"), files.get(n, {}).get("indexed_at"))
+                for n in names]
+
+    def validate_question(self, question: str) -> str:
+        return clean_question(question)

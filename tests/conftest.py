@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERVIEW = ROOT / "corpus" / "optics_valley_interview.txt"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def _shared(name: str) -> Path:
+    path = SHARED / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need the shared development data beside the repo")
+    return path
+
+
+@pytest.fixture(scope="session")
+def interview_text() -> str:
+    return INTERVIEW.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def dev_questions() -> list[dict]:
+    return [json.loads(line) for line in _shared("dev_questions.jsonl").read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def off_topic_questions() -> list[dict]:
+    return [json.loads(line) for line in _shared("off_topic_questions.jsonl").read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def dev_path() -> Path:
+    return _shared("dev_questions.jsonl")
+
+
+@pytest.fixture(scope="session")
+def off_topic_path() -> Path:
+    return _shared("off_topic_questions.jsonl")
+
+
+@pytest.fixture(scope="session")
+def interview_index(tmp_path_factory) -> tuple[Path, Path]:
+    """A corpus holding the interview, and its built index (built once per session)."""
+    from qa import build_index
+
+    base = tmp_path_factory.mktemp("interview")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    shutil.copy(INTERVIEW, corpus / INTERVIEW.name)
+    build_index(corpus, base / "index")
+    return corpus, base / "index"
+
+
+@pytest.fixture(scope="session")
+def retriever(interview_index):
+    from qa import Retriever
+
+    return Retriever.load(interview_index[1])
+
+
+@pytest.fixture
+def workspace(tmp_path, interview_index) -> tuple[Path, Path]:
+    """A private copy of the interview corpus and index that a test may change."""
+    corpus, index = interview_index
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(index, tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.chunking import MAX_CHARS, chunk_text, sentence_spans
+
+CHROME = [
+    "Open APP registered log in", "Must not look", "Wonderful recommendation", "Editor in charge",
+    "Hot search", "Stock channel", "2019-04-15 07:58:23", "Top Comments", "comment share it",
+]
+HEADLINES = [
+    "A-share market half-day tour", "Central enterprise reform concept 22 stocks doubled",
+    "the big singles grabbed 40 shares", "2.86 trillion pounds", "institutions sold 40 shares",
+    "Important announcement of the listed company on Monday", "5G concept staged the ups and downs",
+    "Belt and Road", "An accident in Shandong No. 1 Pharmaceutical Factory", "Coal fly color dance",
+]
+
+
+@pytest.fixture(scope="module")
+def passages(interview_text):
+    return chunk_text(interview_text)
+
+
+def test_no_page_chrome_or_related_news(passages):
+    for p in passages:
+        for s in CHROME + HEADLINES:
+            assert s not in p.text, f"{s!r} leaked into a passage"
+
+
+def test_offsets_round_trip_and_sizes(passages, interview_text):
+    assert len(passages) >= 10
+    for p in passages:
+        assert interview_text[p.start : p.end] == p.text
+        assert 0 < len(p.text) <= MAX_CHARS
+        for s, e in p.sentences:
+            assert p.start <= s < e <= p.end
+
+
+def test_all_content_is_kept(passages, interview_text):
+    # Every substantive paragraph of the interview is in some passage.
+    body = [ln.strip() for ln in interview_text.splitlines() if len(ln.strip()) > 200]
+    assert len(body) > 20
+    for para in body:
+        assert any(para in p.text for p in passages), para[:60]
+
+
+def test_questions_are_kept_with_their_answers(passages):
+    answers = [p for p in passages if p.kind == "answer"]
+    assert len({p.question for p in answers}) == 9  # the interviewer asks nine questions
+    revenue = next(p for p in passages if "exceeded 120 billion yuan" in p.text)
+    assert revenue.question.startswith("At present, what is the total revenue")
+    # The question's own text opens the passage, and the label is not in the question metadata.
+    assert revenue.text.startswith("Practice 101 in the financial world:")
+    assert not revenue.question.startswith("Practice 101")
+    # A long answer is split, and every part still carries the question.
+    parts = [p for p in answers if p.question and p.question.startswith("What is the current industrial positioning")]
+    assert len(parts) >= 2
+    assert parts[1].text.startswith("Specifically, front-end prevention")
+
+
+def test_speaker_label_variants_are_answers(passages):
+    # "Li B:" answers the last question like "Li Brigade:" does the others.
+    last = next(p for p in passages if "not forget the original heart" in p.text)
+    assert last.kind == "answer" and last.question.startswith("If you want to use a few key words")
+
+
+def test_sections_and_background(passages):
+    sections = {p.section for p in passages}
+    assert {"Ten years: the stack of Optics Valley Bio Citygeneration", "Differentiation: Innovation can't stop",
+            "Endogenous motivation: firm belief and firm work"} <= sections
+    backgrounds = [p for p in passages if p.kind == "background"]
+    assert len(backgrounds) == 3 and all(p.text.startswith("【Background information】") for p in backgrounds)
+    # Sentences skip labels, so embeddings see content only.
+    for p in backgrounds:
+        s, _ = p.sentences[0]
+        assert not p.text[s - p.start :].startswith("【")
+
+
+def test_plain_text_splits_by_paragraph_then_sentence():
+    paras = [f"Paragraph {i} talks about topic {i}. " + "It has several sentences of text. " * 12 for i in range(8)]
+    text = "\n\n".join(paras)
+    out = chunk_text(text)
+    assert len(out) >= 3
+    for p in out:
+        assert text[p.start : p.end] == p.text and len(p.text) <= MAX_CHARS
+        assert p.question is None and p.kind == "text"
+    joined = " ".join(p.text for p in out)
+    assert all(f"Paragraph {i} talks" in joined for i in range(8))
+
+
+def test_markdown_headings_become_sections():
+    text = "# Guide\n\n## Setup\n\nInstall the thing. Then run it.\n\n## Usage\n\nCall the function with care.\n"
+    out = chunk_text(text)
+    assert [p.section for p in out] == ["Setup", "Usage"]
+    assert out[0].title == "Guide"
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t\n  ", "\ufeff", "\r\n\r\n"])
+def test_empty_input_gives_no_passages(text):
+    assert chunk_text(text) == []
+
+
+def test_one_enormous_paragraph_is_bounded():
+    text = "word " * 100_000  # 500 KB, no sentence ends at all
+    out = chunk_text(text)
+    assert out and all(len(p.text) <= MAX_CHARS for p in out)
+    assert all(text[p.start : p.end] == p.text for p in out)
+    assert sum(len(p.text.split()) for p in out) == 100_000
+
+
+def test_no_whitespace_at_all_is_bounded():
+    text = "x" * 10_000
+    out = chunk_text(text)
+    assert "".join(p.text for p in out) == text and all(len(p.text) <= MAX_CHARS for p in out)
+
+
+def test_sentence_split_handles_glued_sentences_and_abbreviations():
+    text = "It grew fast.Our positioning is innovation. Dr. Li spoke to J. Smith. Done!"
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == ["It grew fast.", "Our positioning is innovation.", "Dr. Li spoke to J. Smith.", "Done!"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3000))
+def test_random_text_never_breaks_invariants(text):
+    for p in chunk_text(text):
+        assert text[p.start : p.end] == p.text
+        assert 0 < len(p.text) <= MAX_CHARS
+        assert p.text == p.text.strip()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([
+    "Q: What is it?", "A: It is a thing.", "\r\n", "\n\n", "Heading line", "【Note】 text here.",
+    "word " * 400, "...!!!???", "\ufeffBOM start", "Home > News > Item", "04-16 11:30", "Related news",
+]), max_size=40))
+def test_structured_noise_never_breaks_invariants(parts):
+    text = "\n".join(parts)
+    for p in chunk_text(text):
+        assert text[p.start : p.end] == p.text and 0 < len(p.text) <= MAX_CHARS

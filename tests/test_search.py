@@ -1,0 +1,88 @@
+"""The Python API: typed results, answer quality on the dev questions, abstention, bad input."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from qa import Answer, BadQuestion, Hit, Retriever
+from qa.evaluate import evaluate
+
+
+def test_search_returns_frozen_typed_hits(retriever, interview_text):
+    hits = retriever.search("What is the total revenue of the park?", k=5)
+    assert 1 <= len(hits) <= 5 and all(isinstance(h, Hit) for h in hits)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hits[0].score = 1.0  # type: ignore[misc]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    top = hits[0]
+    assert top.source == "optics_valley_interview.txt"
+    assert interview_text[top.start : top.end] == top.text
+    assert interview_text[top.answer_start : top.answer_end] == top.answer_sentence
+    assert "120 billion yuan" in top.answer_sentence
+    assert top.question and "total revenue" in top.question
+    assert top.section == "Endogenous motivation: firm belief and firm work"
+
+
+def test_answer_sentence_is_never_the_interviewers_question(retriever):
+    for q in ["What is the total revenue of the park?", "How many enterprises are in Optics Valley Bio City?"]:
+        assert not retriever.search(q, k=1)[0].answer_sentence.endswith("?")
+
+
+def test_no_duplicate_hits(retriever):
+    hits = retriever.search("talent policy", k=10)
+    assert len({h.text for h in hits}) == len(hits)
+    assert len({(h.start, h.end) for h in hits}) == len(hits)
+
+
+def test_dev_questions_meet_the_bar(retriever, dev_path, off_topic_path):
+    report = evaluate(retriever, dev_path, off_topic_path)
+    assert report.hit_at_1 >= 0.85, report.misses
+    assert report.hit_at_3 >= 0.95, report.misses
+    assert report.answered >= 0.95
+    assert report.abstained == 1.0
+
+
+def test_answer_found_and_abstains(retriever, off_topic_questions):
+    ans = retriever.answer("How many enterprises are registered in Optics Valley Bio City?", k=3)
+    assert isinstance(ans, Answer) and ans.found and 1 <= len(ans.hits) <= 3
+    assert any("1,200" in h.text for h in ans.hits)
+    for row in off_topic_questions:
+        ans = retriever.answer(row["question"])
+        assert not ans.found and ans.hits == [] and "No passage" in ans.message
+    d = retriever.answer("total revenue").to_dict()
+    assert set(d) == {"question", "found", "message", "hits"} and "answer_sentence" in d["hits"][0]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01\x02"])
+def test_empty_questions_are_refused_clearly(retriever, question):
+    with pytest.raises(BadQuestion, match="empty"):
+        retriever.search(question)
+
+
+def test_huge_questions_are_refused_quickly(retriever):
+    for size in (1001, 100_000, 1_000_000):
+        t = time.perf_counter()
+        with pytest.raises(BadQuestion, match="limit is 1,000"):
+            retriever.answer("why " * (size // 4 + 1))
+        assert time.perf_counter() - t < 1.0
+
+
+def test_odd_questions_get_sane_answers(retriever):
+    for q in ["revenue\x00\x07 of the\x1b[31m park", "¿Qué? 你好 🙂 " * 5, "<script>alert(1)</script>",
+              "' OR 1=1 --", "a"]:
+        ans = retriever.answer(q)
+        assert isinstance(ans.found, bool)
+        assert "\x00" not in ans.question and "\x1b" not in ans.question
+    assert retriever.answer("revenue\x00 of the park").found
+
+
+def test_empty_index_answers_nothing(tmp_path):
+    from qa import build_index
+
+    (tmp_path / "corpus").mkdir()
+    report = build_index(tmp_path / "corpus", tmp_path / "index")
+    assert report.passages == 0
+    r = Retriever.load(tmp_path / "index")
+    assert r.search("anything") == [] and not r.answer("anything").found
