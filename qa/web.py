@@ -41,7 +41,7 @@ def _doc_table(service: QAService) -> list[list[Any]]:
 def create_app(service: QAService) -> gr.Blocks:
     """Lay out the app around a service. Call ``.launch()`` on the result, or use :func:`serve`."""
 
-    def respond(message: str, history: list[Any]) -> str:
+    def respond(message: str) -> str:
         try:
             answer = service.ask(message)
             return answer_html(answer, service.suggestions() if not answer.found else None)
@@ -50,6 +50,16 @@ def create_app(service: QAService) -> gr.Blocks:
         except Exception:  # never a traceback in the page
             log.exception("answering failed")
             return error_html("Something went wrong while searching. Please try again.")
+
+    def chat(message: str, history: list[Any] | None) -> tuple[str, list[Any]]:
+        # The question is shown escaped, like everything else: displayed, never interpreted.
+        shown = message if len(message) <= 300 else message[:300] + " …"
+        turn = [{"role": "user", "content": esc(shown)}, {"role": "assistant", "content": respond(message)}]
+        return "", list(history or []) + turn
+
+    def chat_example(history: list[Any] | None, evt: gr.SelectData) -> tuple[str, list[Any]]:
+        value = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
+        return chat(value, history)
 
     def ask(question: str, k: int = 3) -> dict[str, Any]:
         """Find the passages of the document collection that answer a question.
@@ -123,16 +133,16 @@ def create_app(service: QAService) -> gr.Blocks:
     with gr.Blocks(title="Ask the documents") as demo:
         gr.Markdown("## Ask the documents\nAnswers are passages quoted from the documents, with their sources.")
         with gr.Tab("Chat", id="chat"):
-            chatbot = gr.Chatbot(height=560, label="Answers", latex_delimiters=[], elem_id="qa-chat",
-                                 placeholder="Ask a question about the documents.", sanitize_html=True)
-            gr.ChatInterface(
-                fn=respond,
-                chatbot=chatbot,
-                textbox=gr.Textbox(placeholder=f"Ask a question (up to {MAX_QUESTION_CHARS} characters)",
-                                   elem_id="qa-input", submit_btn=True),
-                examples=service.suggestions() or None,
-                api_visibility="private",
+            chatbot = gr.Chatbot(
+                height=560, label="Answers", latex_delimiters=[], elem_id="qa-chat", sanitize_html=True,
+                placeholder="Ask a question about the documents, or start with an example:",
+                examples=[{"text": q} for q in service.suggestions()] or None,
             )
+            with gr.Row():
+                box = gr.Textbox(placeholder=f"Ask a question (up to {MAX_QUESTION_CHARS} characters)",
+                                 elem_id="qa-input", show_label=False, scale=8, submit_btn=True)
+            box.submit(chat, [box, chatbot], [box, chatbot], api_visibility="private")
+            chatbot.example_select(chat_example, [chatbot], [box, chatbot], api_visibility="private")
         with gr.Tab("Corpus", id="corpus"):
             docs = gr.Dataframe(value=_doc_table(service), headers=["Document", "Passages", "Indexed at"],
                                 interactive=False, label="Documents", elem_id="qa-docs")
