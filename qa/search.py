@@ -40,6 +40,9 @@ class Fusion:
         dense: Weight of the z-normalized passage cosine.
         sentence: Weight of the z-normalized best-sentence cosine.
         pool: Candidates taken from each of the three searches.
+        number_bonus: Added to the cosine of sentences that contain a number
+            when the question asks for one ("how many", "what year", "when"):
+            the expected answer type, which a small embedding model misses.
         min_relevance: ``answer()`` abstains when the top hit's relevance
             (best sentence or passage cosine) is below this.
     """
@@ -49,6 +52,7 @@ class Fusion:
     sentence: float = 0.5
     pool: int = 50
     min_relevance: float = 0.35
+    number_bonus: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,14 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - float(x.mean())) / sd
 
 
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|often|tall|high)|what (year|percentage|percent|proportion|"
+    r"number|amount|date|decade|century)|which year|when)\b", re.IGNORECASE)
+_HAS_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|trillion|dozen)\b", re.IGNORECASE)
+
+
 def _is_question(sentence: str) -> bool:
     return sentence.rstrip().endswith(("?", "？"))
 
@@ -219,8 +231,24 @@ class Retriever:
 
     # ----------------------------------------------------------------- search
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
+    def _numeric(self, gen: Generation) -> np.ndarray:
+        """1.0 for each sentence that contains a number, computed once per generation."""
+        cached = getattr(gen, "_numeric", None)
+        if cached is None:
+            cached = np.fromiter(
+                (bool(_HAS_NUMBER.search(r.text[s - r.start : e - r.start])) for r in gen.records
+                 for s, e, _ in r.sentences), dtype=np.float32)
+            gen._numeric = cached  # type: ignore[attr-defined]
+        return cached
+
+    def search(self, question: str, k: int = 5, *, vector: np.ndarray | None = None) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.
+
+        Args:
+            question: The question.
+            k: How many passages to return.
+            vector: The question's embedding, if already computed (see
+                :meth:`encode`); saves the encoding when asking in bulk.
 
         Raises:
             BadQuestion: The question is empty or over the length limit.
@@ -228,11 +256,14 @@ class Retriever:
         q = clean_question(question)
         k = max(1, int(k))
         gen = self._gen  # one generation for the whole query, even if a refresh swaps it
-        n = len(gen.records)
-        if n == 0:
+        if not gen.records:
             return []
-        qv = self._embedder.encode_query(q)
+        qv = self._embedder.encode_query(q) if vector is None else np.asarray(vector, np.float32).reshape(1, -1)
         return self._rank(gen, q, qv, k)
+
+    def encode(self, questions: list[str]) -> np.ndarray:
+        """Embed many questions at once, for :meth:`search` with ``vector=``."""
+        return self._embedder.encode([clean_question(q) for q in questions])
 
     def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> list[Hit]:
         f = self.fusion
@@ -256,8 +287,11 @@ class Retriever:
         starts, ends = gen.sentence_first[ids_arr], gen.sentence_first[ids_arr + 1]
         rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         sent_cos = reconstruct(gen.sentence_index, rows) @ q0
+        evidence = sent_cos
+        if f.number_bonus and _ASKS_NUMBER.search(q):
+            evidence = sent_cos + f.number_bonus * self._numeric(gen)[rows]
         offsets = np.concatenate([[0], np.cumsum(ends - starts)])
-        best_sent = np.maximum.reduceat(sent_cos, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
+        best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
         lex = bm[ids_arr]
 
         fused = f.bm25 * _z(lex) + f.dense * _z(dense) + f.sentence * _z(best_sent)
@@ -273,13 +307,14 @@ class Retriever:
                 continue  # the same text from two files (or twice in one): show it once
             seen.add(key)
             a, b = offsets[j], offsets[j + 1]
-            hits.append(self._hit(rec, float(fused[j]), float(dense[j]), sent_cos[a:b], q_tokens))
+            hits.append(self._hit(rec, float(fused[j]), float(dense[j]), sent_cos[a:b], evidence[a:b], q_tokens))
             if len(hits) >= k:
                 break
         return hits
 
     @staticmethod
-    def _hit(rec: Record, score: float, dense: float, sent_cos: np.ndarray, q_tokens: set[str]) -> Hit:
+    def _hit(rec: Record, score: float, dense: float, sent_cos: np.ndarray, evidence: np.ndarray,
+             q_tokens: set[str]) -> Hit:
         # The answer sentence: most similar to the question, nudged by shared
         # words, and never one that is itself a question (the interviewer's
         # question is always the closest match to a user's question).
@@ -288,7 +323,7 @@ class Retriever:
             sent = rec.text[s - rec.start : e - rec.start]
             toks = set(tokenize(sent))
             overlap = len(q_tokens & toks) / max(1, len(q_tokens))
-            val = float(sent_cos[i]) + 0.15 * overlap - (1.0 if _is_question(sent) else 0.0)
+            val = float(evidence[i]) + 0.15 * overlap - (1.0 if _is_question(sent) else 0.0)
             if val > best_val:
                 best, best_val = i, val
         s, e, _ = rec.sentences[best] if rec.sentences else (rec.start, rec.end, "")
