@@ -218,3 +218,19 @@ def test_refresh_picks_up_a_rebuild(workspace):
     build_index(corpus, index)
     assert r.refresh()
     assert r.search("ship models in the museum", k=1)[0].source == "harbour.md"
+
+
+def test_large_indexes_switch_to_ivf_and_still_find_answers(workspace, monkeypatch):
+    import qa.store
+
+    corpus, index = workspace
+    monkeypatch.setattr(qa.store, "FLAT_MAX_VECTORS", 10)
+    report = build_index(corpus, index)
+    assert report.embedded == 0  # vectors come back out of the previous (Flat) index
+    m = read_manifest(index)
+    assert m["dense_index"]["sentences"].startswith("IVF") and m["dense_index"]["passages"].startswith("IVF")
+    r = Retriever.load(index)
+    hit = r.search("What is the total revenue of the park?", k=1)[0]
+    assert "120 billion yuan" in hit.answer_sentence
+    # And a rebuild from an IVF index reuses its vectors too.
+    assert build_index(corpus, index).embedded == 0
