@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch must come first: otherwise pip pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,7 +37,7 @@ test: install browser
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) bench/run.py
+	cd bench && ../$(PY) run.py
 
 clean:
 	rm -rf index .pytest_cache tests/artifacts
