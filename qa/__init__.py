@@ -15,6 +15,7 @@ from .errors import (  # noqa: E402
     IndexCorrupt,
     IndexMismatch,
     IndexNotFound,
+    IndexWriteError,
     ModelError,
     QAError,
 )
@@ -24,6 +25,6 @@ from .search import Answer, Fusion, Hit, Retriever  # noqa: E402
 __all__ = [
     "Answer", "BadQuestion", "BuildInProgress", "BuildReport", "CorpusError", "DocumentExists",
     "DocumentNotFound", "DocumentRejected", "Fusion", "Hit", "IndexCorrupt", "IndexMismatch",
-    "IndexNotFound", "ModelError", "Passage", "QAError", "Retriever", "__version__", "build_index",
+    "IndexNotFound", "IndexWriteError", "ModelError", "Passage", "QAError", "Retriever", "__version__", "build_index",
     "chunk_text", "is_stale",
 ]

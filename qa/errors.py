@@ -43,6 +43,10 @@ class IndexMismatch(IndexStoreError):
     """The index was built with another model or an incompatible format."""
 
 
+class IndexWriteError(IndexStoreError):
+    """The new index could not be written (disk full, permissions); the old one is untouched."""
+
+
 class BuildInProgress(QAError):
     """Another build holds the index lock."""
 

@@ -32,7 +32,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from .errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from .lexical import Lexical
 
 FORMAT_VERSION = 1
@@ -187,6 +187,7 @@ def write_generation(
     root.mkdir(parents=True, exist_ok=True)
     gen = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     tmp = root / f".{gen}.partial"
+    committed = False
     try:
         tmp.mkdir()
         writer.write_text(
@@ -210,11 +211,23 @@ def write_generation(
         staged = root / f".{MANIFEST}.{gen}.tmp"
         writer.write_text(staged, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         os.replace(staged, root / MANIFEST)  # the commit point
+        committed = True
         _fsync_dir(root)
-    except BaseException:
+    except BaseException as exc:
+        if committed:  # the new index is live; never delete it
+            if isinstance(exc, OSError):  # only the final directory fsync failed
+                return manifest
+            raise
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(root / gen, ignore_errors=True)
         for leftover in root.glob(f".{MANIFEST}.{gen}.tmp"):
             leftover.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or exc.__class__.__name__
+            raise IndexWriteError(
+                f"could not write the index in {index}/ ({reason}); the previous index is untouched. "
+                f"Free some space or fix permissions, then run `qa build` again"
+            ) from exc
         raise
     return manifest
 

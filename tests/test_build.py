@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import (BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound, Retriever, build_index,
+from qa import (BuildInProgress, IndexCorrupt, IndexWriteError, IndexMismatch, IndexNotFound, Retriever, build_index,
                 is_stale)
 from qa.store import Writer, read_manifest
 
@@ -103,32 +103,12 @@ def test_failed_write_leaves_old_index(workspace):
     corpus, index = workspace
     old = read_manifest(index)
     (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is untouched"):
         build_index(corpus, index, writer=FailingWriter())
     assert read_manifest(index) == old
     assert [p.name for p in index.iterdir() if p.name.startswith(".gen-")] == []  # partial files cleaned up
     assert Retriever.load(index).search("total revenue", k=1)[0].source == "optics_valley_interview.txt"
     assert build_index(corpus, index).files == 2  # and the next build finishes
-
-
-def test_killed_build_leaves_old_index_loadable(workspace):
-    corpus, index = workspace
-    old = read_manifest(index)["generation"]
-    for i in range(30):
-        (corpus / f"extra{i}.txt").write_text(f"Document {i}. " + "Some sentence about topic %d. " % i * 40)
-    script = f"from qa import build_index; build_index({str(corpus)!r}, {str(index)!r})"
-    for delay in (0.5, 2.0, 4.0):
-        proc = subprocess.Popen([sys.executable, "-c", script])
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        m = read_manifest(index)
-        r = Retriever.load(index)  # whatever generation is live must load and answer
-        assert r.search("total revenue of the park", k=1)
-        if m["generation"] != old:
-            break
-    report = build_index(corpus, index)
-    assert report.files == 31
 
 
 def test_two_builds_at_once_are_safe(workspace):
