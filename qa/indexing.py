@@ -242,6 +242,7 @@ def build_index(
 
         tick("writing", 0, 1)
         lexical = Lexical.build([embedding_text(r) for r in records])
+        sentence_lexical = Lexical.build([t for r in records for t in sentence_texts(r)])
         manifest = {
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
@@ -257,7 +258,7 @@ def build_index(
             previous_gen = read_manifest(index)["generation"]
         except Exception:
             previous_gen = None
-        written = write_generation(index, records, p_vecs, s_vecs, lexical, manifest, writer)
+        written = write_generation(index, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})
         tick("writing", 1, 1)

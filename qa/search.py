@@ -1,12 +1,13 @@
 """Hybrid retrieval: BM25 + passage vectors + sentence vectors, fused; and abstention.
 
-For each question a pool of candidate passages is gathered from three
-searches (BM25, passage vectors, sentence vectors). Each candidate gets three
-scores: its BM25 score, the cosine of its passage vector, and the best cosine
-of any one of its sentences (sentence-level evidence catches the one line that
-answers, even in a long passage). Each score is z-normalized over the pool and
-the three are combined with fixed weights: measured on both the interview and
-SQuAD, this beat reciprocal rank fusion clearly (see README).
+For each question a pool of candidate passages is gathered from four
+searches (BM25 over passages and over sentences, passage vectors, sentence
+vectors). Each candidate gets four scores: its BM25 score, the cosine of its
+passage vector, and the best cosine and best BM25 score of any one of its
+sentences (sentence-level evidence catches the one line that answers, even in
+a long passage). Each score is z-normalized over the pool and they are
+combined with fixed weights: measured on both the interview and SQuAD, this
+beat reciprocal rank fusion clearly (see bench/RESULTS.md).
 
 Abstention uses an absolute signal instead, the best sentence cosine of the
 top hit, because z-scores say which passage is best, not whether any is good.
@@ -39,6 +40,7 @@ class Fusion:
         bm25: Weight of the z-normalized BM25 score.
         dense: Weight of the z-normalized passage cosine.
         sentence: Weight of the z-normalized best-sentence cosine.
+        sentence_bm25: Weight of the z-normalized best single-sentence BM25 score.
         pool: Candidates taken from each of the three searches.
         number_bonus: Added to the cosine of sentences that contain a number
             when the question asks for one ("how many", "what year", "when"):
@@ -47,9 +49,10 @@ class Fusion:
             (best sentence or passage cosine) is below this.
     """
 
-    bm25: float = 0.3
+    bm25: float = 0.2
     dense: float = 0.2
-    sentence: float = 0.5
+    sentence: float = 0.4
+    sentence_bm25: float = 0.2
     pool: int = 50
     min_relevance: float = 0.35
     number_bonus: float = 0.1
@@ -269,17 +272,22 @@ class Retriever:
         f = self.fusion
         n = len(gen.records)
         pool = min(n, max(f.pool, 4 * k))
-        bm = gen.lexical.scores(tokenize(q), n)
+        q_tok = tokenize(q)
+        bm = gen.lexical.scores(q_tok, n)
+        n_sent = gen.sentence_index.ntotal
+        # Best single-sentence BM25 per passage: a question usually paraphrases one sentence.
+        sbm = gen.sentence_lexical.scores(q_tok, n_sent)
+        sent_bm = np.maximum.reduceat(sbm, gen.sentence_first[:-1]) if n_sent else np.zeros(n, np.float32)
 
         cand: set[int] = set()
         _, ids = gen.passage_index.search(qv, pool)
         cand.update(int(i) for i in ids[0] if i >= 0)
-        n_sent = gen.sentence_index.ntotal
         _, sids = gen.sentence_index.search(qv, min(n_sent, pool * 2))
         cand.update(int(gen.sentence_owner[i]) for i in sids[0] if i >= 0)
-        if bm.any():
-            top = np.argpartition(-bm, min(pool, n) - 1)[:pool]
-            cand.update(int(i) for i in top if bm[i] > 0)
+        for lexical_scores in (bm, sent_bm):
+            if lexical_scores.any():
+                top = np.argpartition(-lexical_scores, min(pool, n) - 1)[:pool]
+                cand.update(int(i) for i in top if lexical_scores[i] > 0)
         ids_arr = np.fromiter(sorted(cand), dtype=np.int64)
 
         q0 = qv[0]
@@ -294,7 +302,8 @@ class Retriever:
         best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
         lex = bm[ids_arr]
 
-        fused = f.bm25 * _z(lex) + f.dense * _z(dense) + f.sentence * _z(best_sent)
+        fused = (f.bm25 * _z(lex) + f.dense * _z(dense) + f.sentence * _z(best_sent)
+                 + f.sentence_bm25 * _z(sent_bm[ids_arr]))
         order = np.argsort(-fused, kind="stable")
 
         hits: list[Hit] = []

@@ -9,7 +9,8 @@ Layout::
         passages.jsonl       # one passage per line: text, offsets, context, hashes
         passages.faiss       # passage vectors (normalized, inner product)
         sentences.faiss      # sentence vectors, in passage order
-        bm25/                # bm25s files (JSON + .npy, no pickle)
+        bm25/                # bm25s over passages (JSON + .npy, no pickle)
+        bm25_sentences/      # bm25s over single sentences
 
 A build writes a new ``gen-*`` folder next to the live one, then replaces
 ``manifest.json`` with ``os.replace``: readers see either the old generation
@@ -35,13 +36,14 @@ import numpy as np
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from .lexical import Lexical
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 PASSAGES = "passages.jsonl"
 PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 BM25_DIR = "bm25"
+SENTENCE_BM25_DIR = "bm25_sentences"
 # Up to this many vectors exact search is fast enough: measured in bench/scale.py,
 # Flat costs about 0.15 ms per 1,000 vectors per query here, and a query searches
 # both the passage and the sentence index, so 20,000 keeps the dense side at a
@@ -79,6 +81,7 @@ class Generation:
     sentence_owner: np.ndarray  # passage id of each sentence vector
     sentence_first: np.ndarray  # first sentence row of each passage (len = passages + 1)
     lexical: Lexical
+    sentence_lexical: Lexical
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:
@@ -172,6 +175,7 @@ def write_generation(
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     lexical: Lexical,
+    sentence_lexical: Lexical,
     manifest: dict[str, Any],
     writer: Writer | None = None,
 ) -> dict[str, Any]:
@@ -198,6 +202,7 @@ def write_generation(
         writer.write_faiss(_dense_index(passage_vectors, dim), tmp / PASSAGE_VECTORS)
         writer.write_faiss(_dense_index(sentence_vectors, dim), tmp / SENTENCE_VECTORS)
         writer.write_lexical(lexical, tmp / BM25_DIR)
+        writer.write_lexical(sentence_lexical, tmp / SENTENCE_BM25_DIR)
         _fsync_dir(tmp)
         os.rename(tmp, root / gen)
         manifest = {
@@ -274,6 +279,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
         s_index = _prepare(faiss.read_index(str(gen_dir / SENTENCE_VECTORS)))
         lexical = Lexical.load(gen_dir / BM25_DIR, len(records))
         n_sent = sum(len(r.sentences) for r in records)
+        sentence_lexical = Lexical.load(gen_dir / SENTENCE_BM25_DIR, n_sent)
         dim = int(manifest["model"]["dimension"])
         problems = [
             f"{PASSAGES} has {len(records)} passages, manifest says {manifest.get('passages')}"
@@ -301,7 +307,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     first = np.zeros(len(records) + 1, dtype=np.int64)
     np.cumsum(counts, out=first[1:])
     owner = np.repeat(np.arange(len(records), dtype=np.int64), counts)
-    return Generation(manifest, records, p_index, s_index, owner, first, lexical)
+    return Generation(manifest, records, p_index, s_index, owner, first, lexical, sentence_lexical)
 
 
 def reconstruct(index: Any, ids: np.ndarray) -> np.ndarray:

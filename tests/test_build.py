@@ -41,12 +41,12 @@ def test_second_build_embeds_nothing(workspace):
 def test_manifest_records_what_it_should(interview_index):
     corpus, index = interview_index
     m = read_manifest(index)
-    assert m["format_version"] == 1 and m["model"]["dimension"] == 384
+    assert m["format_version"] == 2 and m["model"]["dimension"] == 384
     assert m["model"]["name"] == "all-MiniLM-L6-v2" and m["chunker_version"] >= 1
     f = m["files"]["optics_valley_interview.txt"]
     assert len(f["sha256"]) == 64 and f["passages"] == m["passages"]
     gen = index / m["generation"]
-    assert sorted(p.name for p in gen.iterdir()) == ["bm25", "passages.faiss", "passages.jsonl", "sentences.faiss"]
+    assert sorted(p.name for p in gen.iterdir()) == ["bm25", "bm25_sentences", "passages.faiss", "passages.jsonl", "sentences.faiss"]
     # No pickle anywhere in the index.
     for path in index.rglob("*"):
         if path.is_file():

@@ -1,0 +1,51 @@
+"""Simulated chat users for bench/load.py: each asks a development question through the
+app's public `/ask` endpoint (Gradio's HTTP API) and checks that the answer was found."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+from locust import HttpUser, between, task
+
+QUESTIONS = [json.loads(x)["question"] for x in
+             Path(os.environ.get("QA_LOAD_QUESTIONS", "")).read_text().splitlines() if x.strip()]
+
+
+def parse_result(body: str) -> dict | None:
+    """Gradio streams ``event: complete`` then ``data: [result]``; anything else is a failure."""
+    event = None
+    for line in body.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event == "complete":
+            return json.loads(line.split(":", 1)[1])[0]
+    return None
+
+
+class ChatUser(HttpUser):
+    wait_time = between(0.2, 1.0)  # a person reads before asking again
+
+    @task
+    def ask(self) -> None:
+        question = random.choice(QUESTIONS)
+        start = time.perf_counter()
+        error: Exception | None = None
+        try:
+            r = self.client.post("/gradio_api/call/ask", json={"data": [question, 3]}, name="/ask submit")
+            r.raise_for_status()
+            event_id = r.json()["event_id"]
+            r = self.client.get(f"/gradio_api/call/ask/{event_id}", name="/ask result")
+            r.raise_for_status()
+            result = parse_result(r.text)
+            if result is None:
+                raise RuntimeError("no complete event")
+            if not result.get("found"):
+                raise RuntimeError(f"answer not found for a development question: {question}")
+        except Exception as exc:  # counted as a failed answer
+            error = exc
+        self.environment.events.request.fire(
+            request_type="ASK", name="answer (round trip)", response_time=(time.perf_counter() - start) * 1000,
+            response_length=0, exception=error, context={})
