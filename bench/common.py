@@ -85,3 +85,14 @@ def machine() -> str:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def parse_result(body: str) -> dict | None:
+    """Gradio streams ``event: complete`` then ``data: [result]``; anything else is a failure."""
+    event = None
+    for line in body.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event == "complete":
+            return json.loads(line.split(":", 1)[1])[0]
+    return None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from common import ROOT, pct
+from common import ROOT, parse_result, pct
 
 QUESTIONS = ROOT.parent / "shared" / "data" / "dev_questions.jsonl"
 NEW_DOC = ("# Harbour Museum\n\nThe Harbour Museum keeps 340 ship models; the oldest dates from 1602.\n"
@@ -40,11 +40,7 @@ def free_port() -> int:
 def ask(client: httpx.Client, question: str) -> dict:
     r = client.post("/gradio_api/call/ask", json={"data": [question, 3]})
     event_id = r.json()["event_id"]
-    body = client.get(f"/gradio_api/call/ask/{event_id}").text
-    sys.path.insert(0, str(Path(__file__).parent))
-    from locustfile import parse_result
-
-    return parse_result(body) or {}
+    return parse_result(client.get(f"/gradio_api/call/ask/{event_id}").text) or {}
 
 
 def main() -> None:

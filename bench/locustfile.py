@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
 from locust import HttpUser, between, task
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import parse_result  # noqa: E402
+
 QUESTIONS = [json.loads(x)["question"] for x in
              Path(os.environ.get("QA_LOAD_QUESTIONS", "")).read_text().splitlines() if x.strip()]
-
-
-def parse_result(body: str) -> dict | None:
-    """Gradio streams ``event: complete`` then ``data: [result]``; anything else is a failure."""
-    event = None
-    for line in body.splitlines():
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and event == "complete":
-            return json.loads(line.split(":", 1)[1])[0]
-    return None
 
 
 class ChatUser(HttpUser):

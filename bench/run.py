@@ -70,6 +70,7 @@ def main() -> None:
     latency_big = run("latency.py", "--index", str(squad_index), *(["--rounds", "1", "--cold-runs", "1"] if smoke else []))
     build = run("build.py", *(["--articles", "1"] if smoke else []))
     scale = run("scale.py", *(["--sizes", "2000", "--queries", "20", "--bm25-passages", "2000"] if smoke else []))
+    load = run("load.py", *(["--users", "4", "--seconds", "8"] if smoke else []))
     if smoke:
         print("smoke run finished; RESULTS.md left as it is")
         return
@@ -123,7 +124,21 @@ def main() -> None:
         lines += ["", f"BM25 (bm25s, this product's tokenizer) over {bm['passages']:,} passages, each three random "
                   f"sentences of SQuAD ({bm['distinct sentences']:,} distinct sentences): build {bm['build_s']} s, "
                   f"query p50 {bm['p50_ms']} ms, p95 {bm['p95_ms']} ms (scores for every passage, then top 50), "
-                  f"peak RSS {bm['peak_rss_mb']:.0f} MB."]
+                  f"memory held by the index {bm['index_memory_mb']} MB."]
+    lines += ["", "## 5. Load", "",
+              f"{load['users']} simulated users (locust, 0.2 to 1 s think time) asked development questions through "
+              f"the running app's `/ask` API for {load['seconds']} s; a third of the way in, `qa add` added a "
+              "document and rebuilt the index under the running app. Baseline: one question at a time over the "
+              "same HTTP API, in the same run. Command: `python bench/load.py`.", ""]
+    rb = load["rebuild during load"]
+    lines.append(table([[load["requests"], load["failed answers"], load["http errors"], load["p50 ms"], load["p95 ms"],
+                         load["p99 ms"], load["single question p50 ms (baseline, same HTTP API)"],
+                         load["p95 / single p50"]]],
+                       ["answers", "failed answers", "HTTP errors", "p50 ms", "p95 ms", "p99 ms", "single p50 ms",
+                        "p95 / single"]))
+    lines += ["", f"The rebuild took {rb.get('seconds')} s (`{' '.join(rb.get('output', []))}`); afterwards the app "
+              f"answered from the new document without a restart: {rb.get('new document answered')}. "
+              f"Tracebacks in the app log: {load['tracebacks in app log']}."]
     plot(scale, HERE / "latency_vs_size.png")
     lines += ["", "![search latency against corpus size](latency_vs_size.png)", ""]
     lines.append((HERE / "NOTES.md").read_text() if (HERE / "NOTES.md").exists() else "")
