@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,10 +80,6 @@ def machine() -> str:
     cpus = os.cpu_count()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()}, {cpus} cores, {mem:.0f} GiB RAM, Python {platform.python_version()}"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def parse_result(body: str) -> dict | None:

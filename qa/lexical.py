@@ -78,19 +78,3 @@ class Lexical:
         if not ids:
             return np.zeros(n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
-
-    def idf(self, query_tokens: list[str]) -> list[float]:
-        """Per-token weight (0 for unknown tokens), used to judge lexical coverage."""
-        if self._bm25 is None:
-            return [0.0] * len(query_tokens)
-        out = []
-        for tok in query_tokens:
-            tid = self._bm25.vocab_dict.get(tok)
-            if tid is None:
-                out.append(0.0)
-            else:
-                indptr = self._bm25.scores["indptr"]
-                df = int(indptr[tid + 1] - indptr[tid])
-                n = int(self._bm25.scores["num_docs"])
-                out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
-        return out

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from . import corpus as corpus_mod
 from .errors import BuildInProgress, QAError
 from .indexing import BuildReport, build_index, is_stale
-from .search import Answer, Retriever, clean_question
+from .search import Answer, Retriever
 from .store import read_manifest
 
 log = logging.getLogger("qa.web")
@@ -201,6 +201,3 @@ class QAService:
         names = sorted(set(files) | {d.name for d in corpus_mod.scan(self.corpus)[0]})
         return [DocumentRow(n, files.get(n, {}).get("passages"), files.get(n, {}).get("indexed_at"))
                 for n in names]
-
-    def validate_question(self, question: str) -> str:
-        return clean_question(question)

@@ -69,10 +69,7 @@ def create_app(service: QAService) -> gr.Blocks:
             k: How many passages to return, from 1 to 10.
 
         Returns:
-            The answer as JSON: ``found`` (false when nothing relevant exists),
-            ``message``, and ``hits``, each with ``text``, ``answer_sentence``,
-            ``source``, ``start``/``end`` offsets, ``section``, ``question`` and
-            ``relevance``.
+            The answer as JSON: found (false when nothing relevant exists), message, and hits (each with text, answer_sentence, source, start and end offsets, section, question and relevance).
         """
         try:
             return service.ask(question, k=max(1, min(10, int(k)))).to_dict()

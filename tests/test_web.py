@@ -225,3 +225,17 @@ def test_api_endpoint_with_gradio_client(app_url):
     assert any("1,200" in h["text"] for h in result["hits"])
     bad = client.predict("", 3, api_name="/ask")
     assert bad["found"] is False and "empty" in bad["error"]
+
+
+def test_mcp_tool_answers(app_url):
+    import httpx
+
+    url = app_url[0] + "/gradio_api/mcp/"
+    headers = {"Accept": "application/json, text/event-stream"}
+    tools = httpx.post(url, headers=headers, timeout=60,
+                       json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).text
+    assert '"name":"ask"' in tools and "add_text" not in tools  # editing is not exposed to agents
+    call = httpx.post(url, headers=headers, timeout=60, json={
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": "What is the total revenue of the park?", "k": 1}}}).text
+    assert "120 billion yuan" in call
