@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CACHE, ROOT, machine
+from common import CACHE, machine
 
 HERE = Path(__file__).resolve().parent
 

@@ -96,7 +96,6 @@ def dense(sizes: list[int], n_queries: int) -> list[dict]:
 
 
 def bm25(n_passages: int, n_queries: int) -> dict:
-    import bm25s
 
     from qa.lexical import Lexical, tokenize
 

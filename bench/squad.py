@@ -12,7 +12,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 
 from common import CACHE, cached_encode, squad_corpus
 

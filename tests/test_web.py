@@ -1,7 +1,6 @@
 """The real app in a real browser (Debian's Chromium driven by Playwright), plus its API."""
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
