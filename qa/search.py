@@ -308,7 +308,7 @@ class Retriever:
 
         hits: list[Hit] = []
         seen: set[str] = set()
-        q_tokens = set(tokenize(q))
+        q_tokens = set(q_tok)
         for j in order:
             rec = gen.records[int(ids_arr[j])]
             key = _normalized(rec.text)
