@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from pathlib import Path
 from typing import Sequence
@@ -10,6 +11,9 @@ from typing import Sequence
 import numpy as np
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# bm25s sets its own logger to DEBUG, which prints a line per build once the
+# root logger has a handler (as in the web app).
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @functools.lru_cache(maxsize=1)
