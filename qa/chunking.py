@@ -24,7 +24,7 @@ from typing import Iterator
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -50,6 +50,7 @@ _TIMESTAMP = re.compile(
 _SPEAKER = re.compile(r"^(?P<label>[^\W\d_][^:：\n]{0,48}?)\s*[:：]\s*(?P<rest>\S[\s\S]*)$")
 _BACKGROUND = re.compile(r"^[【\[](?P<label>[^】\]\n]{1,40})[】\]]")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+_LIST_ITEM = re.compile(r"^\s*([-*+•·]|\d{1,3}[.)])\s+")
 _BREADCRUMB_SEP = re.compile(r"\s*[>»›|/]\s*")
 # Words that make up site furniture rather than content, in any scraped page:
 # menus, account links, sharing widgets, comment boxes.
@@ -178,24 +179,39 @@ def _is_breadcrumb(line: str) -> bool:
     return all(len(_words(p)) <= 3 for p in parts)
 
 
+def _is_prose(p: _Para) -> bool:
+    """A paragraph that reads as running text: it cannot be site furniture."""
+    return len(p.text) >= 100 or (len(_words(p.text)) >= 8 and not _ends_open(p.text))
+
+
 def _classify(paras: list[_Para]) -> None:
-    for p in paras:
+    # Menus and widget lines sit above and below the content of a scraped page,
+    # so those shapes count as chrome only outside the first and last prose
+    # paragraphs. A short note with no prose at all is all content.
+    prose = [i for i, p in enumerate(paras) if _is_prose(p)]
+    first, last = (prose[0], prose[-1]) if prose else (len(paras), -1)
+    for i, p in enumerate(paras):
         lines = [ln.strip() for ln in p.text.splitlines() if ln.strip()]
-        first = lines[0]
         words = _words(p.text)
-        if _TIMESTAMP.match(p.text) and any(c.isdigit() for c in p.text) and len(p.text) <= 40:
+        at_edge = i < first or i > last
+        listed = bool(_LIST_ITEM.match(lines[0]))
+        if not prose:
+            p.kind = "heading" if _MD_HEADING.match(lines[0]) and len(lines) == 1 else "plain"
+        elif _TIMESTAMP.match(p.text) and any(c.isdigit() for c in p.text) and len(p.text) <= 40:
             p.kind = "chrome"
-        elif all(_is_ui_line(ln) or _is_breadcrumb(ln) for ln in lines):
+        elif at_edge and all(_is_ui_line(ln) or _is_breadcrumb(ln) for ln in lines):
             p.kind = "chrome"
-        elif len(lines) >= 2 and all(len(_words(ln)) <= 6 and _ends_open(ln) for ln in lines):
+        elif at_edge and len(lines) >= 2 and not listed and all(
+                len(_words(ln)) <= 6 and _ends_open(ln) for ln in lines):
             p.kind = "chrome"  # a stack of short links: a menu
-        elif _BYLINE.match(first) and len(p.text) <= 120:
+        elif _BYLINE.match(lines[0]) and len(p.text) <= 120:
             p.kind = "chrome"
         elif m := _BACKGROUND.match(p.text):
             p.kind, p.label, p.body_start = "background", m.group("label").strip(), p.start + m.end()
-        elif _MD_HEADING.match(first) and len(lines) == 1:
+        elif _MD_HEADING.match(lines[0]) and len(lines) == 1:
             p.kind = "heading"
-        elif len(lines) == 1 and 0 < len(words) <= 20 and _ends_open(first) and len(first) <= 160:
+        elif len(lines) == 1 and not listed and 0 < len(words) <= 20 and _ends_open(lines[0]) \
+                and len(lines[0]) <= 160:
             p.kind = "heading"
         elif (m := _SPEAKER.match(p.text)) and _is_label(m.group("label")):
             p.kind, p.label = "turn", m.group("label").strip()

@@ -141,3 +141,25 @@ def test_structured_noise_never_breaks_invariants(parts):
     text = "\n".join(parts)
     for p in chunk_text(text):
         assert text[p.start : p.end] == p.text and 0 < len(p.text) <= MAX_CHARS
+
+
+@pytest.mark.parametrize("text", [
+    "The Pelican Point lighthouse was lit in 1871",  # one line, no full stop
+    "Opening hours\nMonday to Friday 9 to 5",  # two short lines
+    "Shopping list\n\n- eggs\n- flour\n- milk",
+])
+def test_short_notes_are_content_not_chrome(text):
+    out = chunk_text(text)
+    assert out, "a short note must still produce a passage"
+    kept = " ".join(p.text for p in out)
+    for word in ("1871", "Monday", "flour"):
+        if word in text:
+            assert word in kept
+
+
+def test_lists_inside_prose_are_kept():
+    text = ("The park offers several services to the companies that settle there, as described below.\n\n"
+            "- shared equipment platform\n- financial service center\n- talent housing\n\n"
+            "Each sub-park also has a management company that solves problems for its enterprises.")
+    kept = " ".join(p.text for p in chunk_text(text))
+    assert "financial service center" in kept and "talent housing" in kept
