@@ -108,6 +108,10 @@ def create_app(service: QAService) -> gr.Blocks:
         doc = service.add_text(password, title, text)
         return rebuild_after(f"Added {esc(doc.name)}. ", progress)
 
+    def clear_if_added(status_html: str, title_now: str, text_now: str) -> tuple[str, str]:
+        # Keep what was typed when the add failed, so that nothing is lost.
+        return ("", "") if status_html.startswith("Added") else (title_now, text_now)
+
     def add_files(password: str, files: list[str] | None, progress: gr.Progress) -> str:
         if not files:
             return "⚠️ Choose one or more .txt or .md files first."
@@ -163,7 +167,8 @@ def create_app(service: QAService) -> gr.Blocks:
             rebuild_btn = gr.Button("Rebuild index", elem_id="qa-rebuild")
 
         outputs = [docs, which, status]
-        add_btn.click(guarded(add_text), [password, title, text], outputs, api_visibility="private")
+        add_btn.click(guarded(add_text), [password, title, text], outputs, api_visibility="private").then(
+            clear_if_added, [status, title, text], [title, text], api_visibility="private")
         upload_btn.click(guarded(add_files), [password, files], outputs, api_visibility="private")
         remove_btn.click(guarded(remove), [password, which], outputs, api_visibility="private")
         rebuild_btn.click(guarded(rebuild), [password], outputs, api_visibility="private")

@@ -162,6 +162,7 @@ def test_add_ask_remove_document(page):
     page.locator("#qa-add").click()
     status = _status(page, "Index rebuilt")
     assert "Added Lighthouse notes.md" in status
+    page.wait_for_function("() => document.querySelector('#qa-text textarea').value === ''", timeout=10_000)
     assert "Lighthouse notes.md" in page.locator("#qa-docs").inner_text()
     shot(page, "corpus-added")
 
@@ -186,6 +187,8 @@ def test_wrong_password_is_refused(page):
     page.locator("#qa-text textarea").fill("Some text.")
     page.locator("#qa-add").click()
     assert "wrong admin password" in _status(page, "wrong admin password")
+    page.wait_for_timeout(500)
+    assert page.locator("#qa-text textarea").input_value() == "Some text."  # nothing typed is lost
 
 
 def test_upload_of_bad_type_shows_error(page, tmp_path):
