@@ -120,14 +120,16 @@ def lock_for(index: str | os.PathLike[str], timeout: float = -1) -> FileLock:
     return FileLock(str(Path(index) / LOCK), timeout=timeout)
 
 
-def _previous_vectors(index: str | os.PathLike[str], model: str, progress_note: Callable[[str], None]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], set[str]]:
+def _previous_vectors(
+    index: str | os.PathLike[str], previous: dict[str, Any] | None, model: str, note: Callable[[str], None]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], set[str]]:
     """The previous generation's vectors keyed by text hash, if it is usable as a cache."""
-    try:
-        gen = load_generation(index)
-    except IndexNotFound:
+    if previous is None:
         return {}, {}, set()
-    except (IndexCorrupt, IndexMismatch) as exc:
-        progress_note(f"previous index not reused: {exc}")
+    try:
+        gen = load_generation(index, previous)
+    except (IndexCorrupt, IndexMismatch, IndexNotFound) as exc:
+        note(f"previous index not reused: {exc}")
         return {}, {}, set()
     if gen.manifest["model"]["name"] != model:
         return {}, {}, {r.hash for r in gen.records}
@@ -183,20 +185,30 @@ def build_index(
         docs, skipped = scan(corpus)
         for s in skipped:
             note(f"skipped {s.name}: {s.reason}")
-        p_cache, s_cache, old_hashes = _previous_vectors(index, embedder.name, note)
+        # Read once under the lock: it cannot change until this build swaps it.
+        try:
+            previous: dict[str, Any] | None = read_manifest(index)
+        except IndexNotFound:
+            previous = None
+        except (IndexCorrupt, IndexMismatch) as exc:
+            note(f"previous index not reused: {exc}")
+            previous = None
+        p_cache, s_cache, old_hashes = _previous_vectors(index, previous, embedder.name, note)
+        old_files = previous.get("files", {}) if previous else {}
 
         records: list[Record] = []
         files: dict[str, dict[str, Any]] = {}
+        s_text: dict[str, str] = {}  # sentence hash -> the text embedded for it
+        all_sentences: list[str] = []  # in index order, for the sentence BM25
         indexed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        try:
-            old_files = read_manifest(index).get("files", {})
-        except Exception:
-            old_files = {}
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
             passages = chunk_text(doc.text)
             for p in passages:
-                sentences = tuple((s, e, _hash(t)) for (s, e), t in zip(p.sentences, sentence_texts(p)))
+                texts = sentence_texts(p)
+                sentences = tuple((s, e, _hash(t)) for (s, e), t in zip(p.sentences, texts))
+                s_text.update((h, t) for (_, _, h), t in zip(sentences, texts))
+                all_sentences.extend(texts)
                 records.append(
                     Record(
                         id=len(records), source=doc.name, start=p.start, end=p.end, text=p.text,
@@ -216,7 +228,6 @@ def build_index(
         new_p = list(dict.fromkeys(r.hash for r in records if r.hash not in p_cache))
         new_s = list(dict.fromkeys(s[2] for r in records for s in r.sentences if s[2] not in s_cache))
         p_text = {r.hash: embedding_text(r) for r in records}
-        s_text = {s[2]: t for r in records for s, t in zip(r.sentences, sentence_texts(r))}
         total = len(new_p) + len(new_s)
         done = 0
 
@@ -242,7 +253,7 @@ def build_index(
 
         tick("writing", 0, 1)
         lexical = Lexical.build([embedding_text(r) for r in records])
-        sentence_lexical = Lexical.build([t for r in records for t in sentence_texts(r)])
+        sentence_lexical = Lexical.build(all_sentences)
         manifest = {
             "format_version": FORMAT_VERSION,
             "package_version": __version__,
@@ -254,10 +265,7 @@ def build_index(
             "sentences": len(s_list),
             "files": files,
         }
-        try:
-            previous_gen = read_manifest(index)["generation"]
-        except Exception:
-            previous_gen = None
+        previous_gen = previous["generation"] if previous else None
         written = write_generation(index, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from .embedding import Embedder
-from .errors import BadQuestion, IndexMismatch
+from .errors import BadQuestion, IndexMismatch, QAError
 from .lexical import tokenize
-from .store import Generation, Record, load_generation, read_manifest, reconstruct
+from .store import MANIFEST, Generation, Record, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
 
@@ -41,7 +41,7 @@ class Fusion:
         dense: Weight of the z-normalized passage cosine.
         sentence: Weight of the z-normalized best-sentence cosine.
         sentence_bm25: Weight of the z-normalized best single-sentence BM25 score.
-        pool: Candidates taken from each of the three searches.
+        pool: Candidates taken from each of the four searches.
         number_bonus: Added to the cosine of sentences that contain a number
             when the question asks for one ("how many", "what year", "when"):
             the expected answer type, which a small embedding model misses.
@@ -176,6 +176,7 @@ class Retriever:
         self.fusion = fusion or Fusion()
         self._gen = generation
         self._embedder = embedder
+        self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
 
     @classmethod
     def load(cls, index: str | os.PathLike[str] = "index", *, model: str | None = None,
@@ -221,28 +222,34 @@ class Retriever:
         """Switch to a newer generation if a build has made one. Returns True if it did.
 
         Loading happens before the swap, so searches running meanwhile keep
-        using the old generation; a failed load leaves it in place.
+        using the old generation; a failed load leaves it in place. Cheap when
+        nothing changed: the manifest is only read when its file was replaced.
         """
         try:
-            manifest = read_manifest(self.index)
-        except Exception:
+            st = os.stat(self.index / MANIFEST)
+            stamp = (st.st_ino, st.st_mtime_ns)
+            if stamp == self._manifest_stamp:
+                return False
+            if read_manifest(self.index)["generation"] != self.generation:
+                self._gen = _load_with_retry(self.index)
+            else:
+                self._manifest_stamp = stamp
+                return False
+        except (OSError, QAError):
             return False
-        if manifest["generation"] == self.generation:
-            return False
-        self._gen = _load_with_retry(self.index)
+        self._manifest_stamp = stamp
         return True
 
     # ----------------------------------------------------------------- search
 
-    def _numeric(self, gen: Generation) -> np.ndarray:
+    @staticmethod
+    def _numeric(gen: Generation) -> np.ndarray:
         """1.0 for each sentence that contains a number, computed once per generation."""
-        cached = getattr(gen, "_numeric", None)
-        if cached is None:
-            cached = np.fromiter(
+        if gen.numeric_sentences is None:
+            gen.numeric_sentences = np.fromiter(
                 (bool(_HAS_NUMBER.search(r.text[s - r.start : e - r.start])) for r in gen.records
                  for s, e, _ in r.sentences), dtype=np.float32)
-            gen._numeric = cached  # type: ignore[attr-defined]
-        return cached
+        return gen.numeric_sentences
 
     def search(self, question: str, k: int = 5, *, vector: np.ndarray | None = None) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.

@@ -185,11 +185,7 @@ class QAService:
             report = build_index(self.corpus, self.index, progress=progress, lock_timeout=0)
         except BuildInProgress:
             raise BuildInProgress("a rebuild is already running; wait for it to finish") from None
-        with self._load_lock:
-            if self._retriever is None:
-                self._retriever = Retriever.load(self.index)
-            else:
-                self._retriever.refresh()
+        self.retriever  # noqa: B018 - load or switch to the generation just written
         return report
 
     def documents(self) -> list[DocumentRow]:

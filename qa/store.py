@@ -82,6 +82,8 @@ class Generation:
     sentence_first: np.ndarray  # first sentence row of each passage (len = passages + 1)
     lexical: Lexical
     sentence_lexical: Lexical
+    # Which sentences hold a number; derived from the text on first need (see search.py).
+    numeric_sentences: np.ndarray | None = None
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:

@@ -207,3 +207,13 @@ def test_large_indexes_switch_to_ivf_and_still_find_answers(workspace, monkeypat
     assert "120 billion yuan" in hit.answer_sentence
     # And a rebuild from an IVF index reuses its vectors too.
     assert build_index(corpus, index).embedded == 0
+
+
+def test_refresh_keeps_the_old_generation_when_the_new_one_is_damaged(workspace):
+    corpus, index = workspace
+    r = Retriever.load(index)
+    m = json.loads((index / "manifest.json").read_text())
+    m["generation"] = "gen-missing"
+    (index / "manifest.json").write_text(json.dumps(m))
+    assert not r.refresh()
+    assert "120 billion" in r.search("What is the total revenue of the park?", k=1)[0].text
