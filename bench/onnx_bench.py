@@ -76,11 +76,12 @@ def phase_build(corpus: str, index: str) -> dict:
             "texts": rep.embedded + rep.sentences, "backend": Embedder().backend}
 
 
-def phase_quality(corpus: str, index: str) -> dict:
+def phase_quality(corpus: str, index: str, limit: str = "0") -> dict:
     from qa import Retriever
     from squad import metrics
 
     _, questions, _ = common.squad_corpus(int(Path(corpus).name.rsplit("_", 1)[1]))
+    questions = questions[: int(limit) or None]
     r = Retriever.load(index)
     vecs = r.encode([q.text for q in questions])
     ranked = []
@@ -258,7 +259,8 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=10)
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--questions", type=int, default=100, help="questions asked of each web app")
+    ap.add_argument("--squad-questions", type=int, default=0, help="cap on SQuAD questions (0: all of the articles')")
     ap.add_argument("--json")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md (smoke runs)")
     ap.add_argument("args", nargs="*")
@@ -291,7 +293,7 @@ def main() -> None:
         built = sub("build", env, str(corpus), str(index))
         if name != "onnx int8":
             build[name] = built
-        quality[name] = sub("quality", env, str(corpus), str(index))
+        quality[name] = sub("quality", env, str(corpus), str(index), str(a.squad_questions))
         print(name, built, quality[name], flush=True)
     build["ratio"] = round(build["torch"]["seconds"] / build["onnx"]["seconds"], 3)
     build["cpu ratio"] = round(build["torch"]["cpu_seconds"] / build["onnx"]["cpu_seconds"], 3)
@@ -301,7 +303,7 @@ def main() -> None:
     print(json.dumps(out, indent=2))
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2))
-    (CACHE / "onnx.json").write_text(json.dumps(out, indent=2))
+    (CACHE / "onnx_bench.json").write_text(json.dumps(out, indent=2))
     if not a.no_write:
         write_section(section(out))
         print(f"wrote the ONNX section of {ROOT / 'bench' / 'RESULTS.md'}")

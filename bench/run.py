@@ -80,8 +80,8 @@ def main() -> None:
     build = run("build.py", *(["--articles", "1"] if smoke else []))
     scale = run("scale.py", *(["--sizes", "2000", "--queries", "20", "--bm25-passages", "2000"] if smoke else []))
     load = run("load.py", *(["--users", "4", "--seconds", "8"] if smoke else []))
-    onnx = run("onnx_bench.py", "--no-write", *(["--articles", "1", "--cold-runs", "1", "--rounds", "1", "--questions", "5"]
-                                          if smoke else []))
+    onnx = run("onnx_bench.py", "--no-write", *(["--articles", "1", "--cold-runs", "1", "--rounds", "1", "--questions", "5",
+                                                 "--squad-questions", "30"] if smoke else []))
     if smoke:
         print("smoke run finished; RESULTS.md left as it is")
         return
