@@ -80,6 +80,8 @@ def main() -> None:
     build = run("build.py", *(["--articles", "1"] if smoke else []))
     scale = run("scale.py", *(["--sizes", "2000", "--queries", "20", "--bm25-passages", "2000"] if smoke else []))
     load = run("load.py", *(["--users", "4", "--seconds", "8"] if smoke else []))
+    onnx = run("onnx_bench.py", "--no-write", *(["--articles", "1", "--cold-runs", "1", "--rounds", "1", "--questions", "5",
+                                                 "--squad-questions", "30"] if smoke else []))
     if smoke:
         print("smoke run finished; RESULTS.md left as it is")
         return
@@ -156,6 +158,9 @@ def main() -> None:
     lines += ["", f"The rebuild took {rb.get('seconds')} s (`{' '.join(rb.get('output', []))}`); afterwards the app "
               f"answered from the new document without a restart: {rb.get('new document answered')}. "
               f"Tracebacks in the app log: {load['tracebacks in app log']}."]
+    from onnx_bench import section as onnx_section
+
+    lines += ["", onnx_section(onnx)]
     plot(scale, HERE / "latency_vs_size.png")
     lines += ["", "![search latency against corpus size](latency_vs_size.png)", ""]
     lines.append((HERE / "NOTES.md").read_text() if (HERE / "NOTES.md").exists() else "")

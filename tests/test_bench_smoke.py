@@ -21,5 +21,7 @@ def test_benchmarks_run_end_to_end():
     assert latency["warm"]["search"]["p50_ms"] > 0 and latency["cold"]["ratio"] > 0
     build = json.loads((cache / "build.json").read_text())
     assert build["incremental"]["embedded"] > 0 and build["full build"]["texts"] == build["bare encode"]["texts"]
+    onnx = json.loads((cache / "onnx_bench.json").read_text())
+    assert onnx["build"]["onnx"]["backend"] == "onnx" and onnx["memory"]["onnx"]["answered"] == 5
     scale = json.loads((cache / "scale.json").read_text())
     assert any(r["index"].startswith("IVF") for r in scale["dense"]) and scale["bm25"]["passages"] == 2000
