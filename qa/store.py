@@ -323,6 +323,9 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     manifest = manifest or read_manifest(index)
     gen_dir = Path(index) / manifest["generation"]
     try:
+        for name in (PASSAGES, PASSAGE_VECTORS, SENTENCE_VECTORS, BM25_DIR, SENTENCE_BM25_DIR):
+            if not (gen_dir / name).exists():  # FAISS's own message for this is a C++ stack line
+                raise FileNotFoundError(2, "missing", str(gen_dir / name))
         records = _read_records(gen_dir / PASSAGES)
         p_index = _prepare(faiss.read_index(str(gen_dir / PASSAGE_VECTORS)))
         s_index = _prepare(faiss.read_index(str(gen_dir / SENTENCE_VECTORS)))
