@@ -404,3 +404,25 @@ def resolve_history(history: Iterable[Any] | None) -> list[Turn]:
     for t in turns(history):
         out.append(Turn(resolve(t.question, out).searched, t.answer))
     return out
+
+
+_DEICTIC = {"this", "these", "those", "here", "above", "aforementioned", "such", "you", "your", "yours", "we", "our",
+            "us", "it", "its", "they", "them", "their", "he", "she", "him", "his", "her"}
+
+
+def content_words(question: str) -> list[str]:
+    """The words of a question that carry content (not question words, pronouns or particles)."""
+    return _content(_tokens(question))
+
+
+def stands_alone(question: str) -> bool:
+    """Whether a question means something without the conversation around it (for suggestions).
+
+    Stricter than the follow-up test: any pronoun, "this"/"these", "here" or
+    "you" (a question addressed to someone in a document) counts as context.
+    """
+    toks = _tokens(question)
+    words = {_low(t) for t in toks}
+    return bool(_content(toks)) and not (words & _DEICTIC) and not (
+        "that" in words and any(_low(t) == "that" and (i + 1 >= len(toks) or not _is_word(toks[i + 1]))
+                                for i, t in enumerate(toks)))

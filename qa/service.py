@@ -10,6 +10,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -19,8 +20,12 @@ from typing import Any, Callable
 from . import corpus as corpus_mod
 from .errors import BuildInProgress, QAError
 from .indexing import BuildReport, build_index, is_stale
+from .feedback import FEEDBACK_FILE, Shown, Vote
+from .feedback import record as record_vote
+from .followup import Resolution, resolve, resolve_history
 from .search import Answer, Retriever
-from .store import read_manifest
+from .store import SourceDocument, read_manifest
+from .suggest import pick_suggestions
 
 log = logging.getLogger("qa.web")
 
@@ -40,6 +45,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def readable_name(title: str) -> str:
+    """A file name for a pasted document: ``"Lighthouse notes"`` becomes ``lighthouse-notes.md``.
+
+    Letters of any script are kept; everything else becomes single hyphens.
+    """
+    stem = re.sub(r"[^\w]+", "-", title.strip().lower()).strip("-_")[:80].strip("-_")
+    return (stem or "document") + ".md"
+
+
+def titled(title: str, text: str) -> str:
+    """The pasted text with its title as the first line, a Markdown heading (not repeated if already there)."""
+    title = " ".join(title.split())
+    body = text.lstrip("\n")
+    first, _, rest = body.partition("\n")
+    if first.lstrip("# ").strip().lower() == title.lower():
+        body = rest.lstrip("\n")
+    return f"# {title}\n\n{body}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,9 @@ class QAService:
         self._load_lock = threading.Lock()
         self._failures: list[float] = []
         self._failures_lock = threading.Lock()
+        self._suggest_lock = threading.Lock()
+        self._suggested: tuple[Any, list[str]] = (None, [])
+        self.feedback_path = self.index / FEEDBACK_FILE
 
     # ---------------------------------------------------------------- startup
 
@@ -93,29 +120,59 @@ class QAService:
 
     # -------------------------------------------------------------- answering
 
-    def ask(self, question: str, k: int = 3) -> Answer:
-        """Answer a question (raises :class:`QAError` subclasses for bad input)."""
-        return self.retriever.answer(question, k=k)
+    def ask(self, question: str, k: int = 3, history: list[Any] | None = None) -> Answer:
+        """Answer a question, resolved against ``history`` when it is a follow-up.
+
+        Args:
+            question: The question as typed.
+            k: How many passages to return.
+            history: Earlier questions (or ``{question, answer}`` pairs), oldest first.
+
+        Raises:
+            QAError: Subclasses for bad input.
+        """
+        return self.retriever.answer(self.resolve(question, history).searched, k=k)
+
+    def resolve(self, question: str, history: list[Any] | None) -> Resolution:
+        """The question as it will be searched, given the earlier turns (see :mod:`qa.followup`)."""
+        if not isinstance(question, str):
+            return Resolution("", "")
+        return resolve(question, resolve_history(history))
 
     def suggestions(self, n: int = 4) -> list[str]:
-        """Short questions the corpus can answer: its interviewers' questions, else its headings."""
+        """Questions that stand alone and that the corpus answers well, spread over its documents.
+
+        Candidates are the documents' own questions (interview and FAQ questions,
+        headings that are questions) that need no context, then headings turned
+        into questions; each is kept only if asking it gives a confident answer.
+        Recomputed when the index changes.
+        """
         try:
-            records = self.retriever._gen.records
+            r = self.retriever
         except QAError:
             return []
-        out: list[str] = []
-        for r in records:
-            if r.question:
-                first = next((s.strip() + "?" for s in r.question.split("?") if 10 < len(s.strip()) < 90), None)
-                if first and first not in out:
-                    out.append(first)
-        if not out:
-            out = list(dict.fromkeys(f"What does it say about {r.section}?" for r in records if r.section))
-        # Spread the picks over the corpus rather than taking the first few.
-        if len(out) > n:
-            step = len(out) / n
-            out = [out[int(i * step)] for i in range(n)]
-        return out
+        with self._suggest_lock:
+            key = (r.generation, n)
+            if self._suggested[0] != key:
+                self._suggested = (key, pick_suggestions(r, n))
+            return list(self._suggested[1])
+
+    def source(self, name: str) -> SourceDocument:
+        """The indexed text of a document, for the source viewer.
+
+        Raises:
+            DocumentNotFound: It is not in the index (any more).
+        """
+        return self.retriever.document(name)
+
+    def vote(self, vote: str, question: str, searched: str, answer: Answer) -> Vote:
+        """Append a 👍 (``"up"``) or 👎 (``"down"``) on ``answer`` to the feedback log."""
+        v = Vote("up" if vote == "up" else "down", question, searched, answer.tier,
+                 self.retriever.generation,
+                 tuple(Shown(h.source, h.start, h.end, h.answer_start, h.answer_end, h.answer_sentence)
+                       for h in answer.hits), time.time())
+        record_vote(self.feedback_path, v)
+        return v
 
     # ---------------------------------------------------------------- editing
 
@@ -147,7 +204,7 @@ class QAService:
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
             raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
-        return corpus_mod.add(self.corpus, title, text or "")
+        return corpus_mod.add(self.corpus, readable_name(title), titled(title, text or ""))
 
     def add_files(self, password: str | None, paths: list[str]) -> tuple[list[str], list[str]]:
         """Add uploaded files. Returns (added names, one error line per refused file)."""
