@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from .search import Answer, Hit
 from .store import SourceDocument
@@ -155,9 +156,27 @@ def _with_labels(text: str, base: int, hit: Hit, interviewer: str | None, mark: 
     return "".join(pieces)
 
 
+def source_link(hit: Hit) -> str:
+    """The link a source opens with: the chat's sanitizer keeps ``href`` (not data attributes),
+    so the document and the spans travel in the fragment, read by the page script."""
+    return f"#qa-source:{quote(hit.source, safe='')}:{hit.start}:{hit.end}:{hit.answer_start}:{hit.answer_end}"
+
+
+def parse_source_link(link: str) -> tuple[str, tuple[int, int, int, int]]:
+    """The document name and ``(start, end, answer_start, answer_end)`` of a :func:`source_link`.
+
+    Raises:
+        ValueError: It is not one.
+    """
+    tag, name, *nums = link.lstrip("#").split(":")
+    if tag != "qa-source" or len(nums) != 4:
+        raise ValueError(link)
+    s, e, a, b = (int(x) for x in nums)
+    return unquote(name), (s, e, a, b)
+
+
 def _meta(hit: Hit) -> str:
-    parts = [f'<b>Source:</b> <a class="qa-open" href="#qa-viewer" data-src="{esc(hit.source)}" '
-             f'data-span="{hit.start}:{hit.end}:{hit.answer_start}:{hit.answer_end}">{esc(hit.source)}</a>']
+    parts = [f'<b>Source:</b> <a class="qa-open" href="{esc(source_link(hit))}">{esc(hit.source)}</a>']
     if hit.page is not None:
         parts.append(f"p. {hit.page}")
     if hit.section:
@@ -186,7 +205,7 @@ def hit_html(hit: Hit, *, lead: bool) -> str:
 
 def suggestions_html(suggestions: list[str]) -> str:
     """Clickable questions (a click asks them; see the page script in :mod:`qa.web`)."""
-    items = "".join(f'<li><a class="qa-suggest" href="#" data-q="{esc(s)}">{esc(s)}</a></li>' for s in suggestions)
+    items = "".join(f'<li><a class="qa-suggest" href="#qa-input">{esc(s)}</a></li>' for s in suggestions)
     return f'<div class="qa-suggestions">You could ask, for example:<ul>{items}</ul></div>' if items else ""
 
 

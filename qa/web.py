@@ -6,7 +6,6 @@ out components and turns results and errors into what the page shows.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -18,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: t
 import gradio as gr  # noqa: E402
 
 from .errors import QAError  # noqa: E402
-from .render import answer_html, error_html, esc, source_html  # noqa: E402
+from .render import answer_html, error_html, esc, parse_source_link, source_html  # noqa: E402
 from .corpus import SUFFIXES  # noqa: E402
 from .search import MAX_QUESTION_CHARS  # noqa: E402
 from .service import MAX_UPLOAD_BYTES, QAService  # noqa: E402
@@ -51,9 +50,9 @@ CSS = """
 .qa-meta { font-size: .85em; color: #555; }
 .qa-more { margin-top: .6em; }
 .qa-hit + .qa-hit { margin-top: .8em; }
-#qa-viewer { max-height: 640px; overflow-y: auto; }
-.qa-doc { white-space: pre-wrap; line-height: 1.5; font-size: .92em; }
-.qa-doc-head { position: sticky; top: 0; background: var(--background-fill-primary, #fff); padding: .3em 0; }
+.qa-doc { white-space: pre-wrap; line-height: 1.5; font-size: .92em; position: relative; max-height: 560px;
+  overflow-y: auto; border: 1px solid #e5e7eb; border-radius: 6px; padding: .5em .8em; }
+.qa-doc-head { padding: .3em 0; }
 .qa-hl { background: #e0e7ff; }
 .qa-hl-answer { background: #fde68a; }
 .qa-pagebreak { display: block; color: #6b7280; font-size: .8em; border-top: 1px dashed #d1d5db; margin-top: .6em; }
@@ -74,15 +73,17 @@ document.addEventListener('click', (e) => {
     box.dispatchEvent(new Event('input', {bubbles: true}));
   };
   if (open) {
-    put('#qa-source-req textarea', JSON.stringify({src: open.dataset.src, span: open.dataset.span, t: Date.now()}));
+    put('#qa-source-req textarea', open.getAttribute('href') + '#' + Date.now());
     setTimeout(() => document.querySelector('#qa-source-btn').click(), 60);
   } else {
-    put('#qa-input textarea', sug.dataset.q);
+    put('#qa-input textarea', sug.innerText.trim());
     setTimeout(() => document.querySelector('#qa-input button.submit-button, #qa-input button').click(), 60);
   }
 });
 </script>"""
-SCROLL_JS = "() => { const m = document.querySelector('#qa-hl'); if (m) m.scrollIntoView({block: 'center'}); }"
+# Scroll the document panel (only it, not the page) so that the passage sits a third of the way down.
+SCROLL_JS = ("() => { const d = document.querySelector('#qa-viewer .qa-doc'); const m = document.querySelector('#qa-hl');"
+             " if (d && m) d.scrollTop = Math.max(0, m.offsetTop - d.clientHeight / 3); }")
 
 
 
@@ -170,13 +171,12 @@ def create_app(service: QAService) -> gr.Blocks:
 
     def open_source(request: str) -> str:
         try:
-            req = json.loads(request or "{}")
-            span = tuple(int(x) for x in str(req.get("span", "")).split(":")) or None
-            doc = service.source(str(req.get("src", "")))
-            return source_html(doc, span if span and len(span) == 4 else None)  # type: ignore[arg-type]
+            # The page script appends "#<time>" so that clicking the same link twice still fires.
+            name, span = parse_source_link((request or "").rsplit("#", 1)[0])
+            return source_html(service.source(name), span)
         except QAError as exc:
             return error_html(str(exc))
-        except (ValueError, TypeError, AttributeError):
+        except ValueError:
             return error_html("That source link is not valid; ask the question again.")
 
     def first_screen() -> Any:
