@@ -1,6 +1,8 @@
 """Follow-up questions: does resolving them against the conversation find what the stand-alone question finds?
 
-Corpus: the sample interview and the SQuAD "Warsaw" article (tests/data). For each
+Corpus: the sample interview, the SQuAD "Warsaw" article (tests/data) and the four
+fixtures (tests/fixtures) that the last ten pairs are about: two interviews, a press
+release and a PDF. For each
 pair of tests/data/followups.jsonl the history is asked first, as a user would (each
 earlier question resolved against the ones before it, and the answer sentence the app
 showed kept as the turn's answer); then the follow-up is resolved and searched.
@@ -31,6 +33,7 @@ from qa import Retriever, build_index  # noqa: E402
 from qa.followup import Turn, resolve  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
+FIXTURES = ROOT / "tests" / "fixtures"
 CACHE = ROOT / "bench" / "cache" / "followups-index"  # rebuilt incrementally, so reruns are quick
 
 
@@ -54,6 +57,9 @@ def corpus_and_index(base: Path, index: Path) -> Path:
     corpus.mkdir(parents=True)
     shutil.copy(ROOT / "corpus" / "optics_valley_interview.txt", corpus)
     (corpus / "warsaw.txt").write_text(warsaw_text(), encoding="utf-8")
+    for row in rows():  # the fixtures the pairs are about (a PDF among them)
+        if (FIXTURES / row["document"]).exists():
+            shutil.copy(FIXTURES / row["document"], corpus)
     build_index(corpus, index)
     return index
 

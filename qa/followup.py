@@ -262,6 +262,8 @@ def _pronouns(toks: Sequence[str]) -> list[int]:
         return []  # "Who moved his court ...?": "his" is the person asked about
     if _entities(toks[:first]):
         return []
+    if words[first] in _POSSESSIVE | {"her"} and _entities(toks[first + 1:]):
+        return []  # "Which of his laptops does Stuart like best?": the name comes after its pronoun
     last_word = max(i for i, t in enumerate(toks) if _is_word(t))
     if len(_content(toks[:first])) >= 2 and not (words[first - 1] in _AUX or first == last_word):
         return []  # a noun earlier in the question is what it refers to

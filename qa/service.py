@@ -393,7 +393,7 @@ class QAService:
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
             raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
-        name, was_there = self._store(title, text or "")
+        name, was_there = self._store(readable_name(title), titled(title, text or ""))
         result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
         return self._rebuild_after_edit(result, progress)
 

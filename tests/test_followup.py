@@ -21,7 +21,7 @@ HISTORIES = [
 
 def test_there_are_enough_pairs_over_two_documents():
     assert len(PAIRS) >= 30
-    assert {p["document"] for p in PAIRS} >= {"optics_valley_interview.txt", "warsaw.txt"}
+    assert len({p["document"] for p in PAIRS}) >= 6
 
 
 @pytest.mark.parametrize("history", HISTORIES)

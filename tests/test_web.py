@@ -247,7 +247,8 @@ def test_mcp_tool_answers(app_url):
         ln[len("data:"):] for ln in tools.splitlines() if ln.startswith("data:"))
     listed = json.loads(body)["result"]["tools"]
     assert [t["name"] for t in listed] == ["ask"]  # editing is not exposed to agents
-    assert set(listed[0]["inputSchema"]["properties"]) == {"question", "k"}  # the request is not a tool argument
+    # The request is not a tool argument; the conversation so far is (optional).
+    assert set(listed[0]["inputSchema"]["properties"]) == {"question", "k", "history"}
     call = httpx.post(url, headers=headers, timeout=60, json={
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "ask", "arguments": {"question": "What is the total revenue of the park?", "k": 1}}}).text
