@@ -38,7 +38,9 @@ CSS = """
 .qa-badge-closest { background: #fef3c7; color: #92400e; }
 .qa-badge-none { background: #e5e7eb; color: #374151; }
 .qa-headline { font-size: 1.05em; font-weight: 600; margin-bottom: .4em; }
-.qa-tier-closest { color: #6b7280; }
+.qa-tier-closest { border: 1px dashed #d97706; border-radius: 8px; padding: .5em .7em; background: #fafaf9; }
+.qa-tier-closest, .qa-tier-closest .qa-passage, .qa-tier-closest .qa-question, .qa-tier-closest .qa-speaker,
+.qa-tier-closest .qa-meta, .qa-tier-closest b { color: #78716c !important; }
 .qa-tier-closest .qa-headline { font-weight: normal; font-style: italic; }
 .qa-tier-closest .qa-passage { border-left-color: #e5e7eb; }
 .qa-tier-closest .qa-passage mark { background: #f3f4f6; color: inherit; }
