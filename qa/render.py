@@ -218,7 +218,7 @@ def answer_html(answer: Answer, suggestions: list[str] | None = None, searched: 
         searched: The question as understood, when it was rewritten from a follow-up.
     """
     top = f'<div class="qa-searched">Searched for: <i>{esc(searched)}</i></div>' if searched else ""
-    if answer.tier == "none" or not answer.hits:
+    if not answer.found or not answer.hits:
         return (f'<div class="qa-card qa-tier-none">{top}<div class="qa-badge qa-badge-none">Not in the documents'
                 f'</div><div>No passage in the documents answers this question.</div>'
                 f'{suggestions_html(suggestions or [])}</div>')

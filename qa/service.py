@@ -61,17 +61,26 @@ def is_loopback(host: str | None) -> bool:
 
 
 def readable_name(title: str) -> str:
-    """A file name for a pasted document: ``"Lighthouse notes"`` becomes ``lighthouse-notes.md``.
+    """A file name for a pasted document: ``"Lighthouse notes"`` becomes ``Lighthouse-notes.md``.
 
-    Letters of any script are kept; everything else becomes single hyphens.
+    Letters and digits of any script are kept, with their case; every other run of
+    characters becomes one hyphen (so no spaces, slashes or dots); a trailing
+    ``.md``/``.txt`` in the title is dropped.
     """
-    stem = re.sub(r"[^\w]+", "-", title.strip().lower()).strip("-_")[:80].strip("-_")
+    title = re.sub(r"\.(md|txt)\s*$", "", title.strip(), flags=re.IGNORECASE)
+    stem = re.sub(r"[\W_]+", "-", title).strip("-")[:80].strip("-")
     return (stem or "document") + ".md"
 
 
 def titled(title: str, text: str) -> str:
-    """The pasted text with its title as the first line, a Markdown heading (not repeated if already there)."""
+    """The pasted text with its title as the first line, a Markdown heading (not repeated if already there).
+
+    Raises:
+        DocumentRejected: The text is empty (a title alone is not a document).
+    """
     title = " ".join(title.split())
+    if not text.strip():
+        raise corpus_mod.DocumentRejected(f"{readable_name(title)}: the document is empty")
     body = text.lstrip("\n")
     first, _, rest = body.partition("\n")
     if first.lstrip("# ").strip().lower() == title.lower():

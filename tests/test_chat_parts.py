@@ -50,15 +50,16 @@ def test_half_written_vote_lines_are_skipped(tmp_path):
 
 
 def test_pasted_title_is_heading_and_readable_name(workspace):
-    assert readable_name("Lighthouse notes") == "lighthouse-notes.md"
-    assert readable_name("  Été à Paris!  ") == "été-à-paris.md"
+    assert readable_name("Lighthouse notes") == "Lighthouse-notes.md"
+    assert readable_name("  Été à Paris!  ") == "Été-à-Paris.md"
+    assert readable_name("../../etc/passwd") == "etc-passwd.md" and readable_name("a/b/c.md") == "a-b-c.md"
     assert readable_name("../../") == "document.md"
     assert titled("Lighthouse notes", "The lamp was lit.") == "# Lighthouse notes\n\nThe lamp was lit."
     assert titled("Lighthouse notes", "Lighthouse notes\n\nThe lamp.") == "# Lighthouse notes\n\nThe lamp."
     corpus, index = workspace
     service = QAService(corpus, index, allow_edits=True)
     doc = service.add_text(None, "Lighthouse notes", "The Pelican Point lighthouse was lit in 1871.")
-    assert doc.name == "lighthouse-notes.md"
+    assert doc.name == "Lighthouse-notes.md"
     assert (corpus / doc.name).read_text().startswith("# Lighthouse notes\n\n")
 
 

@@ -162,26 +162,26 @@ def test_add_ask_remove_document(page):
         "The Pelican Point lighthouse was lit in 1871. Its keeper, Ada Morrow, kept the lamp for 31 years.")
     page.locator("#qa-add").click()
     status = _status(page, "Index rebuilt")
-    assert "Added lighthouse-notes.md" in status
+    assert "Added Lighthouse-notes.md" in status
     page.wait_for_function("() => document.querySelector('#qa-text textarea').value === ''", timeout=10_000)
-    assert "lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
+    assert "Lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
     shot(page, "corpus-added")
 
     page.get_by_role("tab", name="Chat").click()
     reply = ask(page, "Who kept the lamp at Pelican Point lighthouse?")
-    assert "Ada Morrow" in reply and "lighthouse-notes.md" in reply
+    assert "Ada Morrow" in reply and "Lighthouse-notes.md" in reply
 
     _open_corpus(page)
     page.locator("#qa-remove-choice input").click()
-    page.get_by_role("option", name="lighthouse-notes.md").click()
+    page.get_by_role("option", name="Lighthouse-notes.md").click()
     page.locator("#qa-remove").click()  # not confirmed yet: nothing happens
     _status(page, "Nothing was removed")
-    assert "lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
+    assert "Lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
     page.locator("#qa-remove-choice input").click()
-    page.get_by_role("option", name="lighthouse-notes.md").click()
+    page.get_by_role("option", name="Lighthouse-notes.md").click()
     page.locator("#qa-remove-confirm input").check()
     page.locator("#qa-remove").click()
-    _status(page, "Removed lighthouse-notes.md")
+    _status(page, "Removed Lighthouse-notes.md")
     page.get_by_role("tab", name="Chat").click()
     reply = ask(page, "Who kept the lamp at Pelican Point lighthouse?")
     assert "Ada Morrow" not in reply
