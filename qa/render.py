@@ -117,42 +117,33 @@ def card(hit: Hit) -> Card:
     return Card(base + body, interviewer, headline)
 
 
-def _speaker_spans(text: str, base: int, hit: Hit, interviewer: str | None) -> tuple[str, list[_Span]]:
-    """Speaker labels at the start of paragraphs, as (text with labels blanked, label spans)."""
+def _labels(text: str, base: int, hit: Hit, interviewer: str | None) -> list[_Span]:
+    """Speaker labels at the start of paragraphs, each with the styled name that replaces it."""
+    if hit.speaker is None and interviewer is None:
+        return []  # not a conversation: a colon in prose is not a speaker
     spans: list[_Span] = []
     for m in re.finditer(r"(?:^|\n)[ \t]*", text):
         lm = _LABEL.match(text, m.end())
         if not lm or not _is_label(lm.group("label")):
             continue
         label = lm.group("label").strip()
-        if hit.speaker is None and interviewer is None:
-            continue  # not a conversation: a colon in prose is not a speaker
         who = "Interviewer" if interviewer and label.lower() == interviewer.lower() else label
         cls = "qa-interviewer" if who == "Interviewer" else "qa-speaker"
         spans.append(_Span(base + lm.start(), base + lm.end(), f'<span class="{cls}">{esc(who)}</span> ', ""))
-    return text, spans
+    return spans
 
 
-def passage_html(hit: Hit, c: Card, *, mark: tuple[int, int] | None = None) -> str:
-    """The passage as shown: from the answering turn on, labels styled, the sentence marked."""
-    a = c.body_start - hit.start
-    text = hit.text[a:]
-    return _with_labels(text, c.body_start, hit, c.interviewer, mark or c.headline, [])
-
-
-def _with_labels(text: str, base: int, hit: Hit, interviewer: str | None, mark: tuple[int, int],
-                 extra: list[_Span]) -> str:
-    _, labels = _speaker_spans(text, base, hit, interviewer)
-    # Labels are replaced by their styled names: cut the label text out of the escaped output.
+def passage_html(hit: Hit, c: Card) -> str:
+    """The passage as shown: from the answering turn on, labels as styled names, the headline marked."""
+    text, base = hit.text[c.body_start - hit.start:], c.body_start
+    mark = [_Span(c.headline[0], c.headline[1], "<mark>", "</mark>")]
     pieces: list[str] = []
     pos = 0
-    for lab in labels:
-        a, b = lab.start - base, lab.end - base
-        seg_spans = [_Span(mark[0], mark[1], "<mark>", "</mark>"), *extra]
-        pieces.append(spans_html(text[pos:a], base + pos, seg_spans))
+    for lab in _labels(text, base, hit, c.interviewer):
+        pieces.append(spans_html(text[pos:lab.start - base], base + pos, mark))
         pieces.append(lab.open)
-        pos = b
-    pieces.append(spans_html(text[pos:], base + pos, [_Span(mark[0], mark[1], "<mark>", "</mark>"), *extra]))
+        pos = lab.end - base
+    pieces.append(spans_html(text[pos:], base + pos, mark))
     return "".join(pieces)
 
 
