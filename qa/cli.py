@@ -127,7 +127,8 @@ def _print_answer(ans: Any) -> None:
         click.echo(ans.message)
         return
     for i, h in enumerate(ans.hits, 1):
-        where = f"{h.source} [{h.start}:{h.end}]" + (f" · {h.section}" if h.section else "")
+        where = (f"{h.source}" + (f", p. {h.page}" if h.page else "") + f" [{h.start}:{h.end}]"
+                 + (f" · {h.section}" if h.section else ""))
         click.secho(f"{i}. {where}  (relevance {h.relevance:.2f})", fg="cyan")
         if h.question:
             click.secho(f"   Q: {h.question}", dim=True)
