@@ -264,7 +264,8 @@ def test_add_then_failed_rebuild_says_what_happened_and_retries_work(workspace):
     status = edit_status(result)
     assert status.startswith("⚠️ Added Harbour.md, but the index was not rebuilt: a rebuild is already running")
     assert "press <b>Rebuild index</b>" in status and "unchanged" not in status
-    assert (Path(s.corpus) / "Harbour.md").read_text() == HARBOUR  # the document was stored
+    # The document was stored, its title as the first line.
+    assert (Path(s.corpus) / "Harbour.md").read_text() == "# Harbour\n\n" + HARBOUR
 
     # Sending the same document again is not a dead end: it is there already, and the index follows.
     again = s.add_text_and_rebuild(None, "Harbour", HARBOUR)
