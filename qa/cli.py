@@ -17,7 +17,7 @@ import click
 from .errors import QAError
 
 CORPUS = click.option("--corpus", default="corpus", show_default=True, type=click.Path(file_okay=False),
-                      help="Folder of .txt/.md documents.")
+                      help="Folder of documents (.txt .md .html .htm .pdf .docx).")
 INDEX = click.option("--index", default="index", show_default=True, type=click.Path(file_okay=False),
                      help="Index folder.")
 
@@ -27,8 +27,31 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+# click >= 8.2 raises this for a bare `qa`; older versions print the help themselves.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _Group(click.Group):
-    """Turns every exception into one line on stderr."""
+    """Turns every exception into one line on stderr, usage errors included."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # bare `qa`: the help is the answer
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(0)
+        except click.UsageError as exc:  # also BadParameter, NoSuchOption, MissingParameter
+            where = exc.ctx.command_path if exc.ctx else (prog_name or "qa")
+            _fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        # --help and --version return their exit code; a finished command returns None.
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,6 +60,9 @@ class _Group(click.Group):
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # `qa inspect x | head`: the reader went away, nothing is wrong
+            sys.stderr = open(os.devnull, "w")
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug: still one line, with a way to get details
@@ -78,7 +104,7 @@ def _build(corpus: str, index: str, model: str | None = None) -> None:
 
     progress, close = _progress_bar()
     if not Path(corpus).is_dir():
-        raise QAError(f"no corpus folder at {corpus}/: create it and put .txt or .md files in it")
+        raise QAError(f"no corpus folder at {corpus}/: create it and put documents (.txt, .md, .html, .pdf, .docx) in it")
     try:
         report = build_index(corpus, index, model=model, progress=progress, lock_timeout=0,
                              on_note=lambda m: click.secho(m, fg="yellow", err=True))
@@ -101,7 +127,8 @@ def _print_answer(ans: Any) -> None:
         click.echo(ans.message)
         return
     for i, h in enumerate(ans.hits, 1):
-        where = f"{h.source} [{h.start}:{h.end}]" + (f" · {h.section}" if h.section else "")
+        where = (f"{h.source}" + (f", p. {h.page}" if h.page else "") + f" [{h.start}:{h.end}]"
+                 + (f" · {h.section}" if h.section else ""))
         click.secho(f"{i}. {where}  (relevance {h.relevance:.2f})", fg="cyan")
         if h.question:
             click.secho(f"   Q: {h.question}", dim=True)
@@ -169,11 +196,58 @@ def remove(names: tuple[str, ...], corpus: str, index: str, no_build: bool) -> N
     """Remove documents (by name, as `qa status` lists them) and update the index."""
     from . import corpus as corpus_mod
 
+    names = tuple(dict.fromkeys(names))
+    # Check every name before deleting any: one typo must not leave half the removal done
+    # and the index still serving what was deleted.
+    root = Path(corpus).resolve()
+    for name in names:
+        target = (root / name).resolve()
+        if root not in target.parents or target.suffix.lower() not in corpus_mod.SUFFIXES or not target.is_file():
+            corpus_mod.remove(corpus, name)  # raises DocumentNotFound with the list of documents
     for name in names:
         corpus_mod.remove(corpus, name)
         click.echo(f"removed {name}")
     if not no_build:
         _build(corpus, index)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print passages and dropped lines as JSON.")
+def inspect(file: str, as_json: bool) -> None:
+    """Show how FILE is read: its passages, and every line set aside with the rule that did it."""
+    from dataclasses import asdict
+
+    from .chunking import pack
+    from .corpus import read_document
+
+    doc = read_document(Path(file).name, Path(file).read_bytes())
+    extracted = doc.extracted
+    passages = pack(extracted)
+    dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata")]
+    if as_json:
+        click.echo(json.dumps({
+            "file": doc.name, "format": extracted.format, "title": extracted.title,
+            "passages": [asdict(p) for p in passages],
+            "dropped": [{"kind": b.kind, "rule": b.rule, "start": b.start, "end": b.end,
+                         "text": extracted.text[b.start:b.end]} for b in dropped],
+        }, ensure_ascii=False, indent=2))
+        return
+    click.secho(f"{doc.name}: {extracted.format}, title {extracted.title!r}, {len(passages)} passages, "
+                f"{len(dropped)} blocks set aside", bold=True)
+    for i, p in enumerate(passages, 1):
+        where = f"[{p.start}:{p.end}]" + (f" p. {p.page}" if p.page else "")
+        click.secho(f"\n{i}. {p.kind} {where}" + (f" · section: {p.section}" if p.section else "")
+                    + (f" · speaker: {p.speaker}" if p.speaker else ""), fg="cyan")
+        if p.question:
+            click.secho(f"   question: {p.question}", dim=True)
+        shown = " ".join(p.text.split())
+        click.echo("   " + (shown if len(shown) <= 300 else shown[:300].rsplit(" ", 1)[0] + " …"))
+    if dropped:
+        click.secho("\nset aside:", bold=True)
+        for b in dropped:
+            line = " ".join(extracted.text[b.start:b.end].split())
+            click.echo(f"  {b.kind} ({b.rule}): {line[:100]}")
 
 
 @main.command()
@@ -225,13 +299,23 @@ def eval_(questions: str, off_topic: str | None, index: str, as_json: bool) -> N
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--admin-password", envvar="QA_ADMIN_PASSWORD", default=None,
               help="Password for editing the corpus from the web page (or QA_ADMIN_PASSWORD).")
-@click.option("--allow-edits", is_flag=True, help="Allow edits without a password (loopback only).")
-def serve(corpus: str, index: str, host: str, port: int, admin_password: str | None, allow_edits: bool) -> None:
+@click.option("--allow-edits", is_flag=True,
+              help="Allow edits without a password, to clients on this machine only (not through a proxy).")
+@click.option("--rate-limit", envvar="QA_RATE_LIMIT", default="60/minute", show_default=True,
+              help="Questions per client address, e.g. 60/minute or '10/second' (or QA_RATE_LIMIT).")
+def serve(corpus: str, index: str, host: str, port: int, admin_password: str | None, allow_edits: bool,
+          rate_limit: str) -> None:
     """Start the web chat."""
+    from limits import parse
+
     from .web import serve as run
 
+    try:
+        parse(rate_limit)
+    except ValueError:
+        raise click.BadParameter(f"{rate_limit!r} is not a rate such as 60/minute", param_hint="--rate-limit") from None
     run(corpus=corpus, index=index, host=host, port=port, admin_password=admin_password,
-        allow_edits=allow_edits)
+        allow_edits=allow_edits, rate_limit=rate_limit)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .chunking import CHUNKER_VERSION, Passage, chunk_text
+from .chunking import CHUNKER_VERSION, Passage, pack
+from .readers.text import read_text
 from .corpus import Skipped, scan
 from .embedding import Embedder
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
@@ -28,6 +29,7 @@ from .store import (
     FORMAT_VERSION,
     LOCK,
     Record,
+    SourceDocument,
     collect_garbage,
     load_generation,
     read_manifest,
@@ -155,7 +157,7 @@ def build_index(
     """Build or refresh the index from the corpus folder.
 
     Args:
-        corpus: Folder of ``.txt``/``.md`` documents.
+        corpus: Folder of documents (see :data:`qa.corpus.SUFFIXES`).
         index: Index folder; created if missing.
         model: Embedding model name or path (default: the bundled MiniLM).
         progress: Called as ``progress(stage, done, total)`` while working.
@@ -197,13 +199,16 @@ def build_index(
         old_files = previous.get("files", {}) if previous else {}
 
         records: list[Record] = []
+        sources: list[SourceDocument] = []
         files: dict[str, dict[str, Any]] = {}
         s_text: dict[str, str] = {}  # sentence hash -> the text embedded for it
         all_sentences: list[str] = []  # in index order, for the sentence BM25
         indexed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
-            passages = chunk_text(doc.text)
+            extracted = doc.extracted or read_text(doc.text)
+            passages = pack(extracted)
+            sources.append(SourceDocument(doc.name, extracted.title, doc.text, extracted.pages))
             for p in passages:
                 texts = sentence_texts(p)
                 sentences = tuple((s, e, _hash(t)) for (s, e), t in zip(p.sentences, texts))
@@ -213,7 +218,7 @@ def build_index(
                     Record(
                         id=len(records), source=doc.name, start=p.start, end=p.end, text=p.text,
                         kind=p.kind, section=p.section, question=p.question, title=p.title,
-                        hash=_hash(embedding_text(p)), sentences=sentences,
+                        hash=_hash(embedding_text(p)), sentences=sentences, page=p.page, speaker=p.speaker,
                     )
                 )
             old = old_files.get(doc.name, {})
@@ -266,7 +271,7 @@ def build_index(
             "files": files,
         }
         previous_gen = previous["generation"] if previous else None
-        written = write_generation(index, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
+        written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})
         tick("writing", 1, 1)

@@ -15,21 +15,23 @@ top hit, because z-scores say which passage is best, not whether any is good.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .embedding import Embedder
-from .errors import BadQuestion, IndexMismatch, QAError
+from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
 from .lexical import tokenize
-from .store import MANIFEST, Generation, Record, load_generation, read_manifest, reconstruct
+from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
+log = logging.getLogger("qa.search")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,6 @@ class Fusion:
         number_bonus: Added to the cosine of sentences that contain a number
             when the question asks for one ("how many", "what year", "when"):
             the expected answer type, which a small embedding model misses.
-        min_relevance: ``answer()`` abstains when the top hit's relevance
-            (best sentence or passage cosine) is below this.
     """
 
     bm25: float = 0.2
@@ -54,7 +54,6 @@ class Fusion:
     sentence: float = 0.4
     sentence_bm25: float = 0.2
     pool: int = 50
-    min_relevance: float = 0.35
     number_bonus: float = 0.1
 
 
@@ -75,8 +74,12 @@ class Hit:
         answer_sentence: The sentence of ``text`` that best answers the query.
         answer_start: Offset of ``answer_sentence`` in the source text.
         answer_end: End offset of ``answer_sentence`` in the source text.
-        kind: ``"answer"``, ``"background"`` or ``"text"``.
+        kind: ``"answer"``, ``"turn"``, ``"text"``, ``"background"`` or ``"table"``.
         title: The document's title, if it has one.
+        confidence: Probability in [0, 1] that this passage answers the question
+            (see :class:`Tiers`); never higher than that of a hit ranked above it.
+        speaker: The label of the speaker who answers, if any.
+        page: The page the passage starts on, for formats with pages.
     """
 
     text: str
@@ -92,9 +95,34 @@ class Hit:
     answer_end: int
     kind: str = "text"
     title: str | None = None
+    confidence: float = 0.0
+    speaker: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """Where confidence turns into what the user is told: the one place for these thresholds.
+
+    Attributes:
+        answer: At or above this confidence the top hit is shown as the answer.
+        closest: At or above this (and below ``answer``) it is shown as the
+            closest passage, which may not answer; below it, "not in the documents".
+    """
+
+    answer: float = 0.45
+    closest: float = 0.35
+
+    def of(self, confidence: float) -> str:
+        """``"answer"``, ``"closest"`` or ``"none"`` for a top hit's confidence."""
+        if confidence >= self.answer:
+            return "answer"
+        if confidence >= self.closest:
+            return "closest"
+        return "none"
 
 
 @dataclass(frozen=True)
@@ -106,15 +134,18 @@ class Answer:
         found: False when nothing in the corpus is relevant enough.
         hits: Best first; empty when ``found`` is False.
         message: A one-line, human-readable summary.
+        tier: ``"answer"`` (confident), ``"closest"`` (the closest passage, which
+            may not answer) or ``"none"`` (not in the documents); see :class:`Tiers`.
     """
 
     question: str
     found: bool
     hits: list[Hit] = field(default_factory=list)
     message: str = ""
+    tier: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "found": self.found, "message": self.message,
+        return {"question": self.question, "found": self.found, "tier": self.tier, "message": self.message,
                 "hits": [h.to_dict() for h in self.hits]}
 
 
@@ -171,12 +202,14 @@ class Retriever:
     """
 
     def __init__(self, index: str | os.PathLike[str], generation: Generation, embedder: Embedder,
-                 fusion: Fusion | None = None) -> None:
+                 fusion: Fusion | None = None, tiers: Tiers | None = None) -> None:
         self.index = Path(index)
         self.fusion = fusion or Fusion()
+        self.tiers = tiers or Tiers()
         self._gen = generation
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
+        self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
     def load(cls, index: str | os.PathLike[str] = "index", *, model: str | None = None,
@@ -193,19 +226,7 @@ class Retriever:
             IndexMismatch: Built with another model or format (rebuild it).
             IndexCorrupt: Files are damaged (rebuild it).
         """
-        gen = _load_with_retry(index)
-        built_with = gen.manifest["model"]["name"]
-        if model is not None and model != built_with:
-            raise IndexMismatch(
-                f"index at {index}/ was built with model {built_with!r}, not {model!r}: "
-                f"run `qa build` with the model you want, or load it without a model"
-            )
-        embedder = Embedder(built_with)
-        if embedder.dimension != int(gen.manifest["model"]["dimension"]):
-            raise IndexMismatch(
-                f"model {built_with!r} makes {embedder.dimension}-d vectors but the index holds "
-                f"{gen.manifest['model']['dimension']}-d ones: run `qa build` to rebuild it"
-            )
+        gen, embedder = _load_with_retry(index, model=model)
         return cls(index, gen, embedder, fusion)
 
     # ------------------------------------------------------------------ state
@@ -218,27 +239,67 @@ class Retriever:
     def generation(self) -> str:
         return self._gen.manifest["generation"]
 
+    def documents(self) -> list[str]:
+        """Names of the indexed documents."""
+        return sorted(self._gen.documents)
+
+    def document(self, name: str) -> SourceDocument:
+        """The indexed text of one document, which hit offsets refer to.
+
+        Raises:
+            DocumentNotFound: No document of that name is in the index.
+        """
+        doc = self._gen.documents.get(name)
+        if doc is None:
+            names = ", ".join(sorted(self._gen.documents)[:10]) or "none"
+            raise DocumentNotFound(f"no document {name!r} in the index; indexed: {names}")
+        return doc
+
     def refresh(self) -> bool:
         """Switch to a newer generation if a build has made one. Returns True if it did.
 
-        Loading happens before the swap, so searches running meanwhile keep
-        using the old generation; a failed load leaves it in place. Cheap when
-        nothing changed: the manifest is only read when its file was replaced.
+        The new generation is loaded first and checked like :meth:`load` does
+        (same model, same dimension, consistent files); only then is it swapped
+        in, so searches running meanwhile keep using the old one. A generation
+        that fails is logged and remembered: it is not loaded again on every
+        question, only when a later build names another one. Cheap when nothing
+        changed: the manifest is only read when its file was replaced.
         """
         try:
             st = os.stat(self.index / MANIFEST)
-            stamp = (st.st_ino, st.st_mtime_ns)
-            if stamp == self._manifest_stamp:
-                return False
-            if read_manifest(self.index)["generation"] != self.generation:
-                self._gen = _load_with_retry(self.index)
-            else:
-                self._manifest_stamp = stamp
-                return False
-        except (OSError, QAError):
+        except OSError:
             return False
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if stamp == self._manifest_stamp:
+            return False
+        try:
+            manifest = read_manifest(self.index)
+        except QAError as exc:
+            log.error("not switching index generation: %s", exc)
+            self._manifest_stamp = stamp
+            return False
+        name = manifest["generation"]
+        if name == self.generation or name in self._failed:
+            self._manifest_stamp = stamp
+            return False
+        try:
+            _check_model(self.index, manifest, self._embedder.name, self._embedder)
+            gen = load_generation(self.index, manifest)
+        except QAError as exc:
+            self._failed[name] = str(exc)
+            self._manifest_stamp = stamp
+            log.error("not switching to index generation %s, still answering from %s: %s",
+                      name, self.generation, exc)
+            return False
+        self._gen = gen  # one reference assignment: a search holds either generation, never half
         self._manifest_stamp = stamp
+        log.info("switched to index generation %s", name)
         return True
+
+    @property
+    def failed_generations(self) -> dict[str, str]:
+        """Generations that failed to load, with the reason (they are not tried again)."""
+        return dict(self._failed)
 
     # ----------------------------------------------------------------- search
 
@@ -269,7 +330,7 @@ class Retriever:
         if not gen.records:
             return []
         qv = self._embedder.encode_query(q) if vector is None else np.asarray(vector, np.float32).reshape(1, -1)
-        return self._rank(gen, q, qv, k)
+        return _monotone(self._rank(gen, q, qv, k))
 
     def encode(self, questions: list[str]) -> np.ndarray:
         """Embed many questions at once, for :meth:`search` with ``vector=``."""
@@ -348,7 +409,8 @@ class Retriever:
             text=rec.text, score=score, relevance=max(0.0, min(1.0, relevance)), source=rec.source,
             start=rec.start, end=rec.end, section=rec.section, question=rec.question,
             answer_sentence=rec.text[s - rec.start : e - rec.start], answer_start=s, answer_end=e,
-            kind=rec.kind, title=rec.title,
+            kind=rec.kind, title=rec.title, confidence=max(0.0, min(1.0, relevance)),
+            speaker=rec.speaker, page=rec.page,
         )
 
     def answer(self, question: str, k: int = 3) -> Answer:
@@ -365,19 +427,71 @@ class Retriever:
         Raises:
             BadQuestion: The question is empty or over the length limit.
         """
-        hits = self.search(question, k=k)
+        capped = self.search(question, k=k)
         q = clean_question(question)
-        if not hits or hits[0].relevance < self.fusion.min_relevance:
-            return Answer(q, False, [], "No passage in the documents answers this question.")
-        return Answer(q, True, hits, f"Found in {hits[0].source}.")
+        tier = self.tiers.of(capped[0].confidence) if capped else "none"
+        if tier == "none":
+            return Answer(q, False, [], "No passage in the documents answers this question.", tier)
+        if tier == "closest":
+            return Answer(q, True, capped, f"The closest passage, in {capped[0].source}, may not answer this.", tier)
+        return Answer(q, True, capped, f"Found in {capped[0].source}.", tier)
 
 
-def _load_with_retry(index: str | os.PathLike[str]) -> Generation:
-    # A build that finishes between reading the manifest and opening its
-    # files may delete an older generation; reading the manifest again fixes it.
+def _monotone(hits: list[Hit]) -> list[Hit]:
+    """Cap each hit's confidence at the one above it: labels never contradict rank."""
+    out, ceiling = [], 1.0
+    for h in hits:
+        ceiling = min(ceiling, h.confidence)
+        out.append(replace(h, confidence=ceiling) if h.confidence != ceiling else h)
+    return out
+
+
+def _check_model(index: str | os.PathLike[str], manifest: dict[str, Any], model: str | None,
+                 embedder: Embedder | None = None) -> Embedder:
+    """The embedder for ``manifest``, or :class:`IndexMismatch` if the index cannot be searched with it.
+
+    Args:
+        index: The index folder (for the message).
+        manifest: The manifest of the generation about to be loaded.
+        model: The model the caller searches with; ``None`` takes the index's own.
+        embedder: An embedder already in use (a refresh keeps the one it has).
+    """
+    built_with = manifest["model"]["name"]
+    if model is not None and model != built_with:
+        raise IndexMismatch(
+            f"index at {index}/ was built with model {built_with!r}, not {model!r}: "
+            f"run `qa build` with the model you want, or load it without a model (a running app: restart it)"
+        )
+    embedder = embedder or Embedder(built_with)
+    try:
+        expected = int(manifest["model"]["dimension"])
+    except (KeyError, TypeError, ValueError):
+        raise IndexMismatch(f"index at {index}/ does not say its vector dimension: run `qa build` to rebuild it") from None
+    if embedder.dimension != expected:
+        raise IndexMismatch(
+            f"model {built_with!r} makes {embedder.dimension}-d vectors but the index at {index}/ holds "
+            f"{expected}-d ones: run `qa build` to rebuild it"
+        )
+    return embedder
+
+
+def _load_with_retry(index: str | os.PathLike[str], model: str | None = None) -> tuple[Generation, Embedder]:
+    """Check the live manifest against the model, then load its generation.
+
+    Raises:
+        IndexNotFound, IndexMismatch, IndexCorrupt: As :meth:`Retriever.load` says.
+    """
     from .errors import IndexCorrupt
 
+    manifest = read_manifest(index)
+    embedder = _check_model(index, manifest, model)
     try:
-        return load_generation(index)
+        return load_generation(index, manifest), embedder
     except IndexCorrupt:
-        return load_generation(index)
+        # A build that finishes between reading the manifest and opening its
+        # files may delete an older generation; reading the manifest again fixes it.
+        again = read_manifest(index)
+        if again["generation"] == manifest["generation"]:
+            raise
+        embedder = _check_model(index, again, model, embedder)
+        return load_generation(index, again), embedder
