@@ -12,10 +12,12 @@ Layout::
         bm25/                # bm25s over passages (JSON + .npy, no pickle)
         bm25_sentences/      # bm25s over single sentences
 
-A build writes a new ``gen-*`` folder next to the live one, then replaces
-``manifest.json`` with ``os.replace``: readers see either the old generation
-or the new one, never half of each, and a build killed at any moment leaves
-the previous generation loadable. The previous generation is kept until the
+A build writes a new ``gen-*`` folder next to the live one, fsyncs every file
+and folder in it, renames it into place, then replaces ``manifest.json`` with
+``os.replace`` (fsyncing the index folder after each step): readers see either
+the old generation or the new one, never half of each, a build killed at any
+moment leaves the previous generation loadable, and after a power cut the
+manifest never names files that did not reach the disk. The previous generation is kept until the
 next build, so that a reader who has just read the old manifest can still open
 its files.
 """
