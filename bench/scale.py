@@ -19,7 +19,6 @@ closer than real neighbours usually are). These figures choose
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
