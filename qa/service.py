@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -382,8 +382,6 @@ class QAService:
 
     def _rebuild_after_edit(self, result: EditResult,
                             progress: Callable[[str, int, int], None] | None) -> EditResult:
-        from dataclasses import replace
-
         try:
             return replace(result, report=self.rebuild(progress=progress))
         except QAError as exc:

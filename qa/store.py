@@ -13,10 +13,12 @@ Layout::
         bm25/                # bm25s over passages (JSON + .npy, no pickle)
         bm25_sentences/      # bm25s over single sentences
 
-A build writes a new ``gen-*`` folder next to the live one, then replaces
-``manifest.json`` with ``os.replace``: readers see either the old generation
-or the new one, never half of each, and a build killed at any moment leaves
-the previous generation loadable. The previous generation is kept until the
+A build writes a new ``gen-*`` folder next to the live one, fsyncs every file
+and folder in it, renames it into place, then replaces ``manifest.json`` with
+``os.replace`` (fsyncing the index folder after each step): readers see either
+the old generation or the new one, never half of each, a build killed at any
+moment leaves the previous generation loadable, and after a power cut the
+manifest never names files that did not reach the disk. The previous generation is kept until the
 next build, so that a reader who has just read the old manifest can still open
 its files.
 """
@@ -46,13 +48,17 @@ PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 BM25_DIR = "bm25"
 SENTENCE_BM25_DIR = "bm25_sentences"
-# Up to this many vectors exact search is fast enough: measured in bench/scale.py,
-# Flat costs about 0.15 ms per 1,000 vectors per query here, and a query searches
-# both the passage and the sentence index, so 20,000 keeps the dense side at a
-# few milliseconds next to ~11 ms of query encoding. Above it: IVF, which
-# reached recall@10 >= 0.99 there and rebuilds far faster than HNSW.
+# Up to this many vectors per index, exact search: Flat costs about 0.15 ms per
+# 1,000 vectors per query here (bench/scale.py), and a query searches both the
+# passage and the sentence index, so 20,000 keeps the dense side at a few
+# milliseconds next to ~15 ms of query encoding. Above it, IVF with nlist = 4·sqrt(n).
+# nprobe from real MiniLM vectors (bench/scale.py --real, bench/RESULTS.md §4):
+# at 20,000 and 50,000 vectors, nprobe=64 kept recall@100 (the candidate pool)
+# at 0.996 and 0.999 on average, 5th percentile 0.98 and 1.0; nprobe=32 dropped
+# to 0.982 (5th percentile 0.89) at 20,000, for half the cost of a search that
+# is already under a millisecond.
 FLAT_MAX_VECTORS = 20_000
-IVF_NPROBE = 32
+IVF_NPROBE = 64
 
 
 @dataclass(frozen=True)
