@@ -20,11 +20,12 @@ from .errors import (  # noqa: E402
     QAError,
 )
 from .indexing import BuildReport, build_index, is_stale  # noqa: E402
-from .search import Answer, Fusion, Hit, Retriever  # noqa: E402
+from .search import Answer, Fusion, Hit, Retriever, Tiers  # noqa: E402
+from .store import SourceDocument  # noqa: E402
 
 __all__ = [
     "Answer", "BadQuestion", "BuildInProgress", "BuildReport", "CorpusError", "DocumentExists",
     "DocumentNotFound", "DocumentRejected", "Fusion", "Hit", "IndexCorrupt", "IndexMismatch",
-    "IndexNotFound", "IndexWriteError", "ModelError", "Passage", "QAError", "Retriever", "__version__", "build_index",
+    "IndexNotFound", "IndexWriteError", "ModelError", "Passage", "QAError", "Retriever", "SourceDocument", "Tiers", "__version__", "build_index",
     "chunk_text", "is_stale",
 ]

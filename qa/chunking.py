@@ -92,6 +92,8 @@ class Passage:
         question: The interviewer's question this passage answers, if any.
         title: The document's title (its first heading), if any.
         sentences: ``(start, end)`` source offsets of each sentence.
+        page: The page the passage starts on (PDF), if the format has pages.
+        speaker: The label of the speaker who answers or talks, if any.
     """
 
     text: str
@@ -102,6 +104,8 @@ class Passage:
     question: str | None = None
     title: str | None = None
     sentences: tuple[tuple[int, int], ...] = field(default=())
+    page: int | None = None
+    speaker: str | None = None
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .store import (
     FORMAT_VERSION,
     LOCK,
     Record,
+    SourceDocument,
     collect_garbage,
     load_generation,
     read_manifest,
@@ -197,6 +198,7 @@ def build_index(
         old_files = previous.get("files", {}) if previous else {}
 
         records: list[Record] = []
+        sources: list[SourceDocument] = []
         files: dict[str, dict[str, Any]] = {}
         s_text: dict[str, str] = {}  # sentence hash -> the text embedded for it
         all_sentences: list[str] = []  # in index order, for the sentence BM25
@@ -204,6 +206,7 @@ def build_index(
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
             passages = chunk_text(doc.text)
+            sources.append(SourceDocument(doc.name, passages[0].title if passages else None, doc.text))
             for p in passages:
                 texts = sentence_texts(p)
                 sentences = tuple((s, e, _hash(t)) for (s, e), t in zip(p.sentences, texts))
@@ -213,7 +216,7 @@ def build_index(
                     Record(
                         id=len(records), source=doc.name, start=p.start, end=p.end, text=p.text,
                         kind=p.kind, section=p.section, question=p.question, title=p.title,
-                        hash=_hash(embedding_text(p)), sentences=sentences,
+                        hash=_hash(embedding_text(p)), sentences=sentences, page=p.page, speaker=p.speaker,
                     )
                 )
             old = old_files.get(doc.name, {})
@@ -266,7 +269,7 @@ def build_index(
             "files": files,
         }
         previous_gen = previous["generation"] if previous else None
-        written = write_generation(index, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
+        written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})
         tick("writing", 1, 1)

@@ -18,16 +18,16 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .embedding import Embedder
-from .errors import BadQuestion, IndexMismatch, QAError
+from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
 from .lexical import tokenize
-from .store import MANIFEST, Generation, Record, load_generation, read_manifest, reconstruct
+from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
 
@@ -45,8 +45,6 @@ class Fusion:
         number_bonus: Added to the cosine of sentences that contain a number
             when the question asks for one ("how many", "what year", "when"):
             the expected answer type, which a small embedding model misses.
-        min_relevance: ``answer()`` abstains when the top hit's relevance
-            (best sentence or passage cosine) is below this.
     """
 
     bm25: float = 0.2
@@ -54,7 +52,6 @@ class Fusion:
     sentence: float = 0.4
     sentence_bm25: float = 0.2
     pool: int = 50
-    min_relevance: float = 0.35
     number_bonus: float = 0.1
 
 
@@ -75,8 +72,12 @@ class Hit:
         answer_sentence: The sentence of ``text`` that best answers the query.
         answer_start: Offset of ``answer_sentence`` in the source text.
         answer_end: End offset of ``answer_sentence`` in the source text.
-        kind: ``"answer"``, ``"background"`` or ``"text"``.
+        kind: ``"answer"``, ``"turn"``, ``"text"``, ``"background"`` or ``"table"``.
         title: The document's title, if it has one.
+        confidence: Probability in [0, 1] that this passage answers the question
+            (see :class:`Tiers`); never higher than that of a hit ranked above it.
+        speaker: The label of the speaker who answers, if any.
+        page: The page the passage starts on, for formats with pages.
     """
 
     text: str
@@ -92,9 +93,34 @@ class Hit:
     answer_end: int
     kind: str = "text"
     title: str | None = None
+    confidence: float = 0.0
+    speaker: str | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """Where confidence turns into what the user is told: the one place for these thresholds.
+
+    Attributes:
+        answer: At or above this confidence the top hit is shown as the answer.
+        closest: At or above this (and below ``answer``) it is shown as the
+            closest passage, which may not answer; below it, "not in the documents".
+    """
+
+    answer: float = 0.45
+    closest: float = 0.35
+
+    def of(self, confidence: float) -> str:
+        """``"answer"``, ``"closest"`` or ``"none"`` for a top hit's confidence."""
+        if confidence >= self.answer:
+            return "answer"
+        if confidence >= self.closest:
+            return "closest"
+        return "none"
 
 
 @dataclass(frozen=True)
@@ -106,15 +132,18 @@ class Answer:
         found: False when nothing in the corpus is relevant enough.
         hits: Best first; empty when ``found`` is False.
         message: A one-line, human-readable summary.
+        tier: ``"answer"`` (confident), ``"closest"`` (the closest passage, which
+            may not answer) or ``"none"`` (not in the documents); see :class:`Tiers`.
     """
 
     question: str
     found: bool
     hits: list[Hit] = field(default_factory=list)
     message: str = ""
+    tier: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"question": self.question, "found": self.found, "message": self.message,
+        return {"question": self.question, "found": self.found, "tier": self.tier, "message": self.message,
                 "hits": [h.to_dict() for h in self.hits]}
 
 
@@ -171,9 +200,10 @@ class Retriever:
     """
 
     def __init__(self, index: str | os.PathLike[str], generation: Generation, embedder: Embedder,
-                 fusion: Fusion | None = None) -> None:
+                 fusion: Fusion | None = None, tiers: Tiers | None = None) -> None:
         self.index = Path(index)
         self.fusion = fusion or Fusion()
+        self.tiers = tiers or Tiers()
         self._gen = generation
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
@@ -217,6 +247,22 @@ class Retriever:
     @property
     def generation(self) -> str:
         return self._gen.manifest["generation"]
+
+    def documents(self) -> list[str]:
+        """Names of the indexed documents."""
+        return sorted(self._gen.documents)
+
+    def document(self, name: str) -> SourceDocument:
+        """The indexed text of one document, which hit offsets refer to.
+
+        Raises:
+            DocumentNotFound: No document of that name is in the index.
+        """
+        doc = self._gen.documents.get(name)
+        if doc is None:
+            names = ", ".join(sorted(self._gen.documents)[:10]) or "none"
+            raise DocumentNotFound(f"no document {name!r} in the index; indexed: {names}")
+        return doc
 
     def refresh(self) -> bool:
         """Switch to a newer generation if a build has made one. Returns True if it did.
@@ -269,7 +315,7 @@ class Retriever:
         if not gen.records:
             return []
         qv = self._embedder.encode_query(q) if vector is None else np.asarray(vector, np.float32).reshape(1, -1)
-        return self._rank(gen, q, qv, k)
+        return _monotone(self._rank(gen, q, qv, k))
 
     def encode(self, questions: list[str]) -> np.ndarray:
         """Embed many questions at once, for :meth:`search` with ``vector=``."""
@@ -348,7 +394,8 @@ class Retriever:
             text=rec.text, score=score, relevance=max(0.0, min(1.0, relevance)), source=rec.source,
             start=rec.start, end=rec.end, section=rec.section, question=rec.question,
             answer_sentence=rec.text[s - rec.start : e - rec.start], answer_start=s, answer_end=e,
-            kind=rec.kind, title=rec.title,
+            kind=rec.kind, title=rec.title, confidence=max(0.0, min(1.0, relevance)),
+            speaker=rec.speaker, page=rec.page,
         )
 
     def answer(self, question: str, k: int = 3) -> Answer:
@@ -365,11 +412,23 @@ class Retriever:
         Raises:
             BadQuestion: The question is empty or over the length limit.
         """
-        hits = self.search(question, k=k)
+        capped = self.search(question, k=k)
         q = clean_question(question)
-        if not hits or hits[0].relevance < self.fusion.min_relevance:
-            return Answer(q, False, [], "No passage in the documents answers this question.")
-        return Answer(q, True, hits, f"Found in {hits[0].source}.")
+        tier = self.tiers.of(capped[0].confidence) if capped else "none"
+        if tier == "none":
+            return Answer(q, False, [], "No passage in the documents answers this question.", tier)
+        if tier == "closest":
+            return Answer(q, True, capped, f"The closest passage, in {capped[0].source}, may not answer this.", tier)
+        return Answer(q, True, capped, f"Found in {capped[0].source}.", tier)
+
+
+def _monotone(hits: list[Hit]) -> list[Hit]:
+    """Cap each hit's confidence at the one above it: labels never contradict rank."""
+    out, ceiling = [], 1.0
+    for h in hits:
+        ceiling = min(ceiling, h.confidence)
+        out.append(replace(h, confidence=ceiling) if h.confidence != ceiling else h)
+    return out
 
 
 def _load_with_retry(index: str | os.PathLike[str]) -> Generation:

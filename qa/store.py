@@ -6,6 +6,7 @@ Layout::
       manifest.json          # the commit point: names the live generation
       .build.lock            # held by the one build that may run
       gen-<id>/
+        documents.jsonl      # each document's extracted text, title and pages: what offsets refer to
         passages.jsonl       # one passage per line: text, offsets, context, hashes
         passages.faiss       # passage vectors (normalized, inner product)
         sentences.faiss      # sentence vectors, in passage order
@@ -36,10 +37,11 @@ import numpy as np
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from .lexical import Lexical
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 PASSAGES = "passages.jsonl"
+DOCUMENTS = "documents.jsonl"
 PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 BM25_DIR = "bm25"
@@ -68,6 +70,36 @@ class Record:
     title: str | None
     hash: str  # of the passage's embedding text
     sentences: tuple[tuple[int, int, str], ...]  # (start, end, hash of the sentence's embedding text)
+    page: int | None = None
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A document as indexed: the text that passage offsets refer to.
+
+    For ``.txt`` and ``.md`` files this is the file's text; for HTML, PDF and
+    DOCX it is the text the reader extracted, which is why it is kept in the
+    index: ``document.text[hit.start:hit.end] == hit.text`` for every format.
+
+    Attributes:
+        name: Path relative to the corpus folder.
+        title: The document's title, if it has one.
+        text: The (extracted) text.
+        pages: ``(start, end, page_number)`` spans, for formats with pages.
+    """
+
+    name: str
+    title: str | None
+    text: str
+    pages: tuple[tuple[int, int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page that holds ``offset``, or None for formats without pages."""
+        for start, end, number in self.pages:
+            if start <= offset < end:
+                return number
+        return None
 
 
 @dataclass
@@ -82,6 +114,7 @@ class Generation:
     sentence_first: np.ndarray  # first sentence row of each passage (len = passages + 1)
     lexical: Lexical
     sentence_lexical: Lexical
+    documents: dict[str, SourceDocument]
     # Which sentences hold a number; derived from the text on first need (see search.py).
     numeric_sentences: np.ndarray | None = None
 
@@ -173,6 +206,7 @@ class Writer:
 
 def write_generation(
     index: str | os.PathLike[str],
+    documents: list[SourceDocument],
     records: list[Record],
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
@@ -196,6 +230,10 @@ def write_generation(
     committed = False
     try:
         tmp.mkdir()
+        writer.write_text(
+            tmp / DOCUMENTS,
+            "".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in documents),
+        )
         writer.write_text(
             tmp / PASSAGES,
             "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records),
@@ -264,6 +302,16 @@ def _read_records(path: Path) -> list[Record]:
     return records
 
 
+def _read_documents(path: Path) -> dict[str, SourceDocument]:
+    docs = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            d["pages"] = tuple(tuple(p) for p in d.get("pages") or ())
+            docs[d["name"]] = SourceDocument(**d)
+    return docs
+
+
 def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | None = None) -> Generation:
     """Load the live generation named by the manifest.
 
@@ -277,6 +325,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     gen_dir = Path(index) / manifest["generation"]
     try:
         records = _read_records(gen_dir / PASSAGES)
+        documents = _read_documents(gen_dir / DOCUMENTS)
         p_index = _prepare(faiss.read_index(str(gen_dir / PASSAGE_VECTORS)))
         s_index = _prepare(faiss.read_index(str(gen_dir / SENTENCE_VECTORS)))
         lexical = Lexical.load(gen_dir / BM25_DIR, len(records))
@@ -292,6 +341,9 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
             if s_index.ntotal != n_sent else "",
             f"vectors have dimension {p_index.d}, manifest says {dim}" if p_index.d != dim or s_index.d != dim else "",
             "passage ids are out of order" if any(r.id != i for i, r in enumerate(records)) else "",
+            f"{DOCUMENTS} lacks the text of a passage's source"
+            if any(r.source not in documents or documents[r.source].text[r.start:r.end] != r.text
+                   for r in records) else "",
         ]
         problem = next((p for p in problems if p), None)
         if problem:
@@ -309,7 +361,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     first = np.zeros(len(records) + 1, dtype=np.int64)
     np.cumsum(counts, out=first[1:])
     owner = np.repeat(np.arange(len(records), dtype=np.int64), counts)
-    return Generation(manifest, records, p_index, s_index, owner, first, lexical, sentence_lexical)
+    return Generation(manifest, records, p_index, s_index, owner, first, lexical, sentence_lexical, documents)
 
 
 def reconstruct(index: Any, ids: np.ndarray) -> np.ndarray:

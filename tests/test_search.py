@@ -52,7 +52,8 @@ def test_answer_found_and_abstains(retriever, off_topic_questions):
         ans = retriever.answer(row["question"])
         assert not ans.found and ans.hits == [] and "No passage" in ans.message
     d = retriever.answer("total revenue").to_dict()
-    assert set(d) == {"question", "found", "message", "hits"} and "answer_sentence" in d["hits"][0]
+    assert set(d) == {"question", "found", "tier", "message", "hits"} and "answer_sentence" in d["hits"][0]
+    assert d["tier"] in ("answer", "closest") and 0 <= d["hits"][0]["confidence"] <= 1
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01\x02"])
