@@ -24,10 +24,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import CACHE, ROOT, SQUAD
+from common import CACHE, ROOT
 
-SQUAD2 = ROOT.parent / "shared" / "data" / "squad2" / "squad-v2.0-dev-half-a.json.gz"
-QMSUM = ROOT.parent / "shared" / "data" / "qmsum" / "qmsum-val.json.gz"
+# The shared data sits beside the repository (../shared) or at /work/shared.
+SHARED = next((p for p in (ROOT.parent / "shared" / "data", Path("/work/shared/data")) if p.exists()),
+              ROOT.parent / "shared" / "data")
+SQUAD = SHARED / "squad" / "squad-v1.1-dev.json.gz"
+SQUAD2 = SHARED / "squad2" / "squad-v2.0-dev-half-a.json.gz"
+QMSUM = SHARED / "qmsum" / "qmsum-val.json.gz"
 INTERVIEW = ROOT / "corpus" / "optics_valley_interview.txt"
 DATA = ROOT / "tests" / "data"
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -165,3 +169,9 @@ def index_for(qset: QSet) -> Path:
     index = qset.corpus.parent / (qset.corpus.name + "-index")
     build_index(qset.corpus, index)
     return index
+
+
+def fixture_unanswerable() -> list[Q]:
+    """Questions about the fixture documents that they do not answer."""
+    path = FIXTURES / "unanswerable.jsonl"
+    return [Q(r["question"], (), (), False, "unanswerable") for r in _jsonl(path)] if path.exists() else []

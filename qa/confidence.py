@@ -149,6 +149,7 @@ SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first"
 CONF_FEATURES = (
     "score", "margin", "best_cos", "dense", "question_cos", "cov_passage", "cov_sentence", "cov_window",
     "rare_missing", "rare_together", "type_asked_missing", "negation_mismatch", "names_missing", "q_terms",
+    "terms_missing", "numbers_missing",
 )
 
 
@@ -163,6 +164,7 @@ class QueryTerms:
     expected: str | None
     negated: bool
     caps: frozenset[str]  # lower-cased capitalized words past the first word
+    numbers: frozenset[str]  # digit strings of the question ("1973", "12")
 
 
 def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> QueryTerms:
@@ -172,7 +174,7 @@ def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> Q
     words = question.split()
     caps = frozenset(w.lower() for w in _CAPITAL.findall(" ".join(words[1:]))) - {"i"}
     return QueryTerms(toks, idf, sum(idf.values()) or 1.0, rare, expected_type(question),
-                      bool(_NEGATION.search(question)), caps)
+                      bool(_NEGATION.search(question)), caps, frozenset(re.findall(r"\d+", question)))
 
 
 def _cov(qt: QueryTerms, toks: frozenset[str] | set[str]) -> float:
@@ -257,6 +259,7 @@ def confidence_features(qt: QueryTerms, tables: TextTables, rec_id: int, ev: Evi
         score, score - next_score, f["best_cos"], f["dense"], f["question_cos"], f["cov_passage"], f["cov_sentence"],
         f["cov_window"], rare_missing, ev.rare_together, float(bool(bit) and not f["type_in_passage"]),
         float(qt.negated and not passage_negated), names_missing, min(1.0, len(qt.tokens) / 10),
+        min(3, sum(t not in ptoks for t in qt.tokens)) / 3, float(any(n not in ptoks for n in qt.numbers)),
     ], dtype=np.float64)
 
 
