@@ -17,7 +17,7 @@ import click
 from .errors import QAError
 
 CORPUS = click.option("--corpus", default="corpus", show_default=True, type=click.Path(file_okay=False),
-                      help="Folder of .txt/.md documents.")
+                      help="Folder of documents (.txt .md .html .htm .pdf .docx).")
 INDEX = click.option("--index", default="index", show_default=True, type=click.Path(file_okay=False),
                      help="Index folder.")
 
@@ -37,6 +37,9 @@ class _Group(click.Group):
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # `qa inspect x | head`: the reader went away, nothing is wrong
+            sys.stderr = open(os.devnull, "w")
+            sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:  # a bug: still one line, with a way to get details
@@ -78,7 +81,7 @@ def _build(corpus: str, index: str, model: str | None = None) -> None:
 
     progress, close = _progress_bar()
     if not Path(corpus).is_dir():
-        raise QAError(f"no corpus folder at {corpus}/: create it and put .txt or .md files in it")
+        raise QAError(f"no corpus folder at {corpus}/: create it and put documents (.txt, .md, .html, .pdf, .docx) in it")
     try:
         report = build_index(corpus, index, model=model, progress=progress, lock_timeout=0,
                              on_note=lambda m: click.secho(m, fg="yellow", err=True))
@@ -174,6 +177,45 @@ def remove(names: tuple[str, ...], corpus: str, index: str, no_build: bool) -> N
         click.echo(f"removed {name}")
     if not no_build:
         _build(corpus, index)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print passages and dropped lines as JSON.")
+def inspect(file: str, as_json: bool) -> None:
+    """Show how FILE is read: its passages, and every line set aside with the rule that did it."""
+    from dataclasses import asdict
+
+    from .chunking import pack
+    from .corpus import read_document
+
+    doc = read_document(Path(file).name, Path(file).read_bytes())
+    extracted = doc.extracted
+    passages = pack(extracted)
+    dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata")]
+    if as_json:
+        click.echo(json.dumps({
+            "file": doc.name, "format": extracted.format, "title": extracted.title,
+            "passages": [asdict(p) for p in passages],
+            "dropped": [{"kind": b.kind, "rule": b.rule, "start": b.start, "end": b.end,
+                         "text": extracted.text[b.start:b.end]} for b in dropped],
+        }, ensure_ascii=False, indent=2))
+        return
+    click.secho(f"{doc.name}: {extracted.format}, title {extracted.title!r}, {len(passages)} passages, "
+                f"{len(dropped)} blocks set aside", bold=True)
+    for i, p in enumerate(passages, 1):
+        where = f"[{p.start}:{p.end}]" + (f" p. {p.page}" if p.page else "")
+        click.secho(f"\n{i}. {p.kind} {where}" + (f" · section: {p.section}" if p.section else "")
+                    + (f" · speaker: {p.speaker}" if p.speaker else ""), fg="cyan")
+        if p.question:
+            click.secho(f"   question: {p.question}", dim=True)
+        shown = " ".join(p.text.split())
+        click.echo("   " + (shown if len(shown) <= 300 else shown[:300].rsplit(" ", 1)[0] + " …"))
+    if dropped:
+        click.secho("\nset aside:", bold=True)
+        for b in dropped:
+            line = " ".join(extracted.text[b.start:b.end].split())
+            click.echo(f"  {b.kind} ({b.rule}): {line[:100]}")
 
 
 @main.command()

@@ -1,13 +1,15 @@
 """The corpus folder: which files are documents, reading them, adding and removing them.
 
-A document is a ``.txt`` or ``.md`` file under the corpus folder, read as
-UTF-8. Its name is its path relative to the folder, with forward slashes.
+A document is a file of a supported format (``.txt``, ``.md``, ``.html``,
+``.htm``, ``.pdf``, ``.docx``) under the corpus folder; :mod:`qa.readers`
+reads it. Its name is its path relative to the folder, with forward slashes.
 Anything else is skipped with a message naming the file, so that one bad file
 never stops the rest from being indexed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DocumentExists, DocumentNotFound, DocumentRejected
+from .readers import MAX_DOCUMENT_BYTES, SUFFIXES, Extracted, decode, read
 
-SUFFIXES = (".txt", ".md")
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # larger texts are refused, not silently truncated
 MAX_NAME_CHARS = 100
+
+__all__ = ["Document", "MAX_DOCUMENT_BYTES", "SUFFIXES", "Skipped", "add", "decode", "read_document", "remove",
+           "safe_name", "scan"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,16 @@ class Document:
 
     Attributes:
         name: Path relative to the corpus folder, with ``/`` separators.
-        text: The decoded text (a UTF-8 byte-order mark is removed).
+        text: The text passage offsets refer to: the decoded file for text
+            formats, the extracted text for HTML, PDF and DOCX.
         sha256: Hex digest of the file's bytes.
+        extracted: What the reader made of it (blocks, title, pages).
     """
 
     name: str
     text: str
     sha256: str
+    extracted: Extracted | None = None
 
 
 @dataclass(frozen=True)
@@ -46,32 +53,23 @@ class Skipped:
     reason: str
 
 
-def decode(data: bytes, name: str) -> str:
-    """Decode a document's bytes, or say exactly why they are not usable text.
+@functools.lru_cache(maxsize=256)
+def _read_cached(name: str, sha256: str, data: bytes) -> Extracted:
+    # Staleness checks scan the corpus on every `qa ask`: extract each version of a file once.
+    return read(name, data)
 
-    Args:
-        data: The raw bytes.
-        name: The file name, for the message.
 
-    Returns:
-        The text, without a leading byte-order mark.
+def read_document(name: str, data: bytes) -> Document:
+    """Read one document's bytes with the reader for its format.
 
     Raises:
-        DocumentRejected: The bytes are binary, not UTF-8, or too large.
+        DocumentRejected: Unsupported type, unreadable content, or nothing to index.
     """
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentRejected(
-            f"{name}: {len(data):,} bytes is over the {MAX_DOCUMENT_BYTES:,}-byte limit; split it into smaller files"
-        )
-    if b"\x00" in data[:8192]:
-        raise DocumentRejected(f"{name}: looks binary (contains NUL bytes); only UTF-8 text is indexed")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentRejected(
-            f"{name}: not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8"
-        ) from None
-    return text
+    sha = hashlib.sha256(data).hexdigest()
+    extracted = _read_cached(name, sha, data)
+    if not extracted.text.strip() or not any(b.kind not in ("chrome", "metadata") for b in extracted.blocks):
+        raise DocumentRejected(f"{name}: empty (no text to index)")
+    return Document(name, extracted.text, sha, extracted)
 
 
 def _hidden(rel: Path) -> bool:
@@ -100,21 +98,14 @@ def scan(corpus: str | os.PathLike[str]) -> tuple[list[Document], list[Skipped]]
             continue
         name = rel.as_posix()
         if path.suffix.lower() not in SUFFIXES:
-            skipped.append(Skipped(name, f"not a {' or '.join(SUFFIXES)} file"))
+            skipped.append(Skipped(name, f"not one of {', '.join(SUFFIXES)}"))
             continue
         try:
-            data = path.read_bytes()
-            text = decode(data, name)
+            docs.append(read_document(name, path.read_bytes()))
         except DocumentRejected as exc:
             skipped.append(Skipped(name, str(exc).removeprefix(f"{name}: ")))
-            continue
         except OSError as exc:
             skipped.append(Skipped(name, f"cannot be read ({exc.strerror})"))
-            continue
-        if not text.strip():
-            skipped.append(Skipped(name, "empty"))
-            continue
-        docs.append(Document(name, text, hashlib.sha256(data).hexdigest()))
     return docs, skipped
 
 
@@ -133,10 +124,10 @@ def safe_name(name: str, default_suffix: str = ".md") -> str:
 
     Args:
         name: The name or title as given.
-        default_suffix: Added when the name has no ``.txt``/``.md`` suffix.
+        default_suffix: Added when the name has no supported suffix.
 
     Returns:
-        A flat file name ending in ``.txt`` or ``.md``.
+        A flat file name ending in one of ``SUFFIXES``.
 
     Raises:
         DocumentRejected: Nothing usable is left of the name, or it has
@@ -182,9 +173,7 @@ def add(
     """
     fname = safe_name(name)
     data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-    text = decode(data, fname)
-    if not text.strip():
-        raise DocumentRejected(f"{fname}: the document is empty")
+    doc = read_document(fname, data)  # refuse what cannot be indexed before storing anything
     root = Path(corpus)
     root.mkdir(parents=True, exist_ok=True)
     target = root / fname
@@ -204,7 +193,7 @@ def add(
             ) from None
     finally:
         os.unlink(tmp)
-    return Document(fname, text, hashlib.sha256(data).hexdigest())
+    return doc
 
 
 def remove(corpus: str | os.PathLike[str], name: str) -> None:

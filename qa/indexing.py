@@ -19,7 +19,8 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .chunking import CHUNKER_VERSION, Passage, chunk_text
+from .chunking import CHUNKER_VERSION, Passage, pack
+from .readers.text import read_text
 from .corpus import Skipped, scan
 from .embedding import Embedder
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
@@ -156,7 +157,7 @@ def build_index(
     """Build or refresh the index from the corpus folder.
 
     Args:
-        corpus: Folder of ``.txt``/``.md`` documents.
+        corpus: Folder of documents (see :data:`qa.corpus.SUFFIXES`).
         index: Index folder; created if missing.
         model: Embedding model name or path (default: the bundled MiniLM).
         progress: Called as ``progress(stage, done, total)`` while working.
@@ -205,8 +206,9 @@ def build_index(
         indexed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
-            passages = chunk_text(doc.text)
-            sources.append(SourceDocument(doc.name, passages[0].title if passages else None, doc.text))
+            extracted = doc.extracted or read_text(doc.text)
+            passages = pack(extracted)
+            sources.append(SourceDocument(doc.name, extracted.title, doc.text, extracted.pages))
             for p in passages:
                 texts = sentence_texts(p)
                 sentences = tuple((s, e, _hash(t)) for (s, e), t in zip(p.sentences, texts))

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from qa.chunking import MAX_CHARS, chunk_text, sentence_spans
 
 CHROME = [
-    "Open APP registered log in", "Must not look", "Wonderful recommendation", "Editor in charge",
-    "Hot search", "Stock channel", "2019-04-15 07:58:23", "Top Comments", "comment share it",
+    "turn on", "Mobile finance", "Open APP registered log in", "Must not look", "Wonderful recommendation",
+    "Editor in charge", "Stock channel", "Top Comments", "comment share it",
 ]
 HEADLINES = [
     "A-share market half-day tour", "Central enterprise reform concept 22 stocks doubled",

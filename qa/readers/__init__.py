@@ -1,0 +1,78 @@
+"""Readers: one per file format, each turning a file into typed blocks over an extracted text.
+
+``read(name, data)`` picks the reader by the file's suffix. The packer
+(:func:`qa.chunking.pack`) then makes passages from the blocks.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from ..errors import DocumentRejected
+from .blocks import BLOCK_KINDS, CONTENT_KINDS, Block, Extracted
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # larger files are refused, not silently truncated
+
+__all__ = ["BLOCK_KINDS", "CONTENT_KINDS", "Block", "Extracted", "SUFFIXES", "decode", "read"]
+
+
+def decode(data: bytes, name: str) -> str:
+    """Decode a text document's bytes, or say exactly why they are not usable text.
+
+    Raises:
+        DocumentRejected: The bytes are binary, not UTF-8, or too large.
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(
+            f"{name}: {len(data):,} bytes is over the {MAX_DOCUMENT_BYTES:,}-byte limit; split it into smaller files"
+        )
+    if b"\x00" in data[:8192]:
+        raise DocumentRejected(f"{name}: looks binary (contains NUL bytes); only UTF-8 text is indexed")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentRejected(
+            f"{name}: not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8"
+        ) from None
+
+
+def read(name: str, data: bytes) -> Extracted:
+    """Read a document of any supported format.
+
+    Args:
+        name: The file name; its suffix picks the reader.
+        data: The file's bytes.
+
+    Returns:
+        The extracted text and its blocks.
+
+    Raises:
+        DocumentRejected: Unsupported suffix, or content the reader cannot use.
+    """
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DocumentRejected(f"{name}: {suffix or 'files without a suffix'} not accepted; use one of {', '.join(SUFFIXES)}")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        decode(data, name)  # raises the size message
+    if suffix == ".pdf":
+        from .pdf import read_pdf
+
+        return read_pdf(data, name)
+    if suffix == ".docx":
+        from .docx import read_docx
+
+        return read_docx(data, name)
+    text = decode(data, name)
+    if suffix in (".html", ".htm"):
+        from .html import read_html
+
+        return read_html(text, name)
+    if suffix in (".md", ".markdown"):
+        from .markdown import read_markdown
+
+        return read_markdown(text)
+    from .text import read_text
+
+    return read_text(text)

@@ -1,0 +1,86 @@
+"""Recognising the shapes of a line: speaker labels, Q/A labels, list markers, headings, tables.
+
+Shared by every reader, so that ``Q:`` in a text file, ``**Q.**`` in Markdown
+and a DOCX paragraph starting ``Name:`` are all read the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A clock time: 12:03, 00:12:03, 02:07:55:35, optionally in (escaped) brackets.
+_CLOCK = r"\\?[\[(]?\d{1,2}(?::\d{2}){1,3}(?:[.,]\d+)?\\?[\])]?"
+TIMESTAMP_LINE = re.compile(rf"^{_CLOCK}$")
+_LABEL = re.compile(
+    rf"^(?:(?P<ts>{_CLOCK})\s+)?"  # "[00:12:03] Name:" and "00:12:03 Name:"
+    r"(?P<open>\*\*|__)?"  # "**Name**:" and "**Name:**"
+    r"(?P<label>[^\W\d_][^:：\n*_]{0,48}?)"
+    r"(?P<close1>\*\*|__)?\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
+    rf"(?:\s*{_CLOCK})?"  # "**Name:** \[04:22\]": a time after the label
+    r"\s*(?=\S)",
+)
+QUESTION_LABELS = re.compile(r"^(q|question|q\d{1,3})$", re.IGNORECASE)
+ANSWER_LABELS = re.compile(r"^(a|answer|a\d{1,3})$", re.IGNORECASE)
+LIST_ITEM = re.compile(r"^([-*+•·‣▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
+MD_HEADING = re.compile(r"^(#{1,6})\s+")
+TABLE_ROW = re.compile(r"^\|.*\|$")
+TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+WORD = re.compile(r"\w+", re.UNICODE)
+TERMINAL = ".!?。！？…;；:\"”’)）"
+
+
+@dataclass(frozen=True)
+class Label:
+    """A label at the start of a paragraph.
+
+    Attributes:
+        name: The label as written, without markup (``"Li Bing"``, ``"Q"``).
+        role: ``"question"`` for Q labels, ``"answer"`` for A labels,
+            ``"speaker"`` for a name.
+        body: Offset, relative to the paragraph, where the content begins.
+    """
+
+    name: str
+    role: str
+    body: int
+
+
+def find_label(paragraph: str) -> Label | None:
+    """The speaker or Q/A label that opens ``paragraph``, if any.
+
+    A name label has one to six words and no sentence punctuation; a ``.``
+    separator is accepted only after Q/A labels (``Q.``), so "Dr. Li said"
+    is not a label.
+    """
+    m = _LABEL.match(paragraph)
+    if not m:
+        return None
+    if bool(m.group("open")) != bool(m.group("close1") or m.group("close2")) and not (
+            m.group("open") and paragraph.split("\n", 1)[0].rstrip().endswith(m.group("open"))):
+        return None  # "**Note: this** is ..." is emphasis; "**Q: a whole bold question?**" is a label
+    name = m.group("label").strip()
+    words = name.split()
+    if not 1 <= len(words) <= 6 or any(c in name for c in ".!?,;\"“”()[]{}<>/\\|=#`"):
+        return None
+    role = ("question" if QUESTION_LABELS.match(name) else
+            "answer" if ANSWER_LABELS.match(name) else "speaker")
+    if m.group("sep") == "." and role == "speaker":
+        return None
+    if role == "speaker" and name[0].islower():
+        return None  # "in progress:" is not a speaker: names are capitalised (or in a script without case)
+    return Label(name, role, m.end())
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def ends_open(line: str) -> bool:
+    """True when a line has no closing punctuation (headings, menu items)."""
+    s = line.rstrip().rstrip("*_").rstrip()
+    return bool(s) and s[-1] not in TERMINAL
+
+
+def is_question(text: str) -> bool:
+    return text.rstrip().rstrip("*_").rstrip().endswith(("?", "？"))

@@ -1,0 +1,152 @@
+"""Markdown: parsed with markdown-it-py, whose block tokens carry the source lines they span.
+
+Front matter becomes metadata (its ``title`` is the document's title) and
+is not indexed. Link reference definitions (``[1]: https://...``) and HTML
+comments (``<!--truncate-->``) are metadata too. Everything else keeps its
+Markdown source, so offsets point into the file as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from .blocks import Block, Extracted
+from .structure import mark_chrome, paragraph_block, settle_dialogue
+from .text import _lines
+
+# MultiMarkdown / Pelican metadata: "Key: value" lines at the very top, then a blank line.
+_KEY_VALUES = re.compile(r"\A(?:[A-Za-z][\w-]{0,30}:[ \t][^\n]*\n)+(?:\n|\Z)")
+_HEADING_ID = re.compile(r"\s*(\{#[^}]*\}|#+)\s*$")  # "## Why? {#why}" and "# Title #"
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1)
+def _parser():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table")
+
+
+def front_matter(text: str) -> tuple[int, str | None]:
+    """Length of a leading YAML front matter block (0 if none) and its ``title``."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        kv = _KEY_VALUES.match(text)
+        if not kv:
+            return 0, None
+        fields = dict(line.split(":", 1) for line in kv.group().splitlines() if ":" in line)
+        title = next((v.strip() for k, v in fields.items() if k.strip().lower() == "title"), None)
+        return kv.end(), title or None
+    title = None
+    try:
+        import yaml
+
+        data = yaml.safe_load(m.group(1) or "")
+        if isinstance(data, dict) and isinstance(data.get("title"), (str, int, float)):
+            title = str(data["title"]).strip() or None
+    except Exception:  # broken YAML: still metadata, just without a title
+        pass
+    return m.end(), title
+
+
+def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None) -> Extracted:
+    """Read Markdown into blocks.
+
+    Args:
+        text: The Markdown source.
+        fmt: Name of the format, for :attr:`Extracted.format`.
+        title: A title known from elsewhere (an HTML page's ``<title>``).
+
+    Returns:
+        The :class:`Extracted` text (the source itself) with its blocks.
+    """
+    fm_end, fm_title = front_matter(text)
+    lines = _lines(text)
+    starts = [s - ind if e > s else s for s, e, ind in lines]  # offset of each line's first character
+    blocks: list[Block] = []
+    if fm_end:
+        blocks.append(Block("metadata", 0, fm_end, rule="front matter"))
+    body = text[fm_end:]
+    offset_line = text.count("\n", 0, fm_end)
+    tokens = _parser().parse(body)
+    covered: set[int] = set()
+
+    def span(first: int, last: int) -> tuple[int, int] | None:
+        """Stripped offsets of source lines [first, last) (relative to the body)."""
+        rows = [lines[i] for i in range(first + offset_line, min(last + offset_line, len(lines)))
+                if lines[i][1] > lines[i][0]]
+        covered.update(range(first + offset_line, last + offset_line))
+        return (rows[0][0], rows[-1][1]) if rows else None
+
+    depth = 0  # inside a list item or blockquote: paragraphs there belong to it
+    for i, tok in enumerate(tokens):
+        if tok.type in ("list_item_open", "blockquote_open"):
+            depth += 1
+            if tok.type == "list_item_open" and depth == 1 and tok.map and (sp := span(*tok.map)):
+                item = text[sp[0]:sp[1]]
+                b = paragraph_block(text, sp[0], sp[1])
+                blocks.append(b if b.kind == "list_item" else Block(
+                    "list_item", sp[0], sp[1], body_start=sp[0] + len(item) - len(item.lstrip("-*+0123456789.) "))))
+        elif tok.type in ("list_item_close", "blockquote_close"):
+            depth -= 1
+        elif depth:
+            continue
+        elif tok.type == "heading_open" and tok.map and (sp := span(*tok.map)):
+            level = int(tok.tag[1])
+            src = text[sp[0]:sp[1]]
+            if src.startswith("#"):
+                body_start = sp[0] + len(src) - len(src.lstrip("#").lstrip())
+                end = sp[0] + len(_HEADING_ID.sub("", src)) if _HEADING_ID.search(src) else sp[1]
+                if end < sp[1]:  # the {#anchor} or closing hashes: markup, not words
+                    blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
+                    blocks.append(Block("metadata", end, sp[1], rule="heading id"))
+                    continue
+            else:  # a setext heading: the text line, then its === or --- underline
+                body_start, end = sp[0], sp[0] + len(src.split("\n", 1)[0].rstrip())
+                blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
+                under = sp[0] + len(src.split("\n", 1)[0]) + 1
+                if under < sp[1]:
+                    blocks.append(Block("metadata", under, sp[1], rule="heading underline"))
+                continue
+            blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
+        elif tok.type == "paragraph_open" and tok.map and (sp := span(*tok.map)):
+            b = paragraph_block(text, sp[0], sp[1])
+            if re.fullmatch(r"(\s*</?[a-zA-Z][^>]*>)+\s*", text[sp[0]:sp[1]]):
+                b = Block("metadata", sp[0], sp[1], rule="HTML comment or tag")
+            elif b.kind == "heading" and b.level == 0:
+                b = Block("paragraph", sp[0], sp[1])  # Markdown marks its headings: a short line is text
+            blocks.append(b)
+        elif tok.type == "tr_open" and tok.map and (sp := span(*tok.map)):
+            blocks.append(Block("table_row", sp[0], sp[1]))
+        elif tok.type == "thead_open" and tok.map:
+            # The |---| rule under the header row: markdown-it has no token for it.
+            rule_line = tok.map[1] + offset_line
+            if rule_line < len(lines) and lines[rule_line][1] > lines[rule_line][0]:
+                blocks.append(Block("metadata", lines[rule_line][0], lines[rule_line][1], rule="table rule"))
+                covered.add(rule_line)
+        elif tok.type in ("fence", "code_block") and tok.map and (sp := span(*tok.map)):
+            blocks.append(Block("paragraph", sp[0], sp[1]))
+        elif tok.type == "html_block" and tok.map and (sp := span(*tok.map)):
+            src = text[sp[0]:sp[1]].strip()
+            if src.startswith("<!--") or re.fullmatch(r"(</?[a-zA-Z][^>]*>\s*)+", src):
+                blocks.append(Block("metadata", sp[0], sp[1], rule="HTML comment or tag"))
+            else:
+                blocks.append(Block("paragraph", sp[0], sp[1]))
+        elif tok.type == "hr" and tok.map and (sp := span(*tok.map)):
+            blocks.append(Block("metadata", sp[0], sp[1], rule="horizontal rule"))
+        elif tok.type in ("table_open", "bullet_list_open", "ordered_list_open") and tok.map:
+            pass
+    # Lines no token covered are link reference definitions ("[1]: https://...").
+    for n, (s, e, _ind) in enumerate(lines):
+        if e > s and s >= fm_end and n not in covered:
+            blocks.append(Block("metadata", s, e, rule="link reference"))
+    blocks.sort(key=lambda b: b.start)
+    blocks = mark_chrome(text, settle_dialogue(blocks, text))
+    if title is None:
+        title = fm_title
+    if title is None:
+        first = next((b for b in blocks if b.kind not in ("metadata", "chrome")), None)
+        if first is not None and first.kind == "heading":
+            title = " ".join(text[first.body:first.end].split()).strip("#*_ ") or None
+    return Extracted(text, tuple(blocks), title=title, format=fmt)

@@ -1,0 +1,319 @@
+"""Passes over blocks that every reader shares: what a paragraph is, dialogues, page chrome.
+
+Page chrome (menus, breadcrumbs, sign-in and newsletter boxes, "related"
+link lists, copyright lines) is recognised by its *shape* and only at the
+edges of a page: above the first and below the last paragraph of prose.
+Between paragraphs of prose, short lines and lists are content.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+
+from .blocks import CONTENT_KINDS, Block
+from .labels import (
+    LIST_ITEM,
+    MD_HEADING,
+    TABLE_ROW,
+    TABLE_RULE,
+    TIMESTAMP_LINE,
+    ends_open,
+    find_label,
+    is_question,
+    words,
+)
+
+# The vocabulary of site furniture in any web page: navigation, accounts,
+# sharing, comments, newsletters, consent banners. A short line made mostly
+# of these words, above or below the prose, is a menu or widget.
+UI_WORDS = frozenset("""
+home menu mobile app apps open login logon logout log in on out sign up signup register share comment
+comments reply replies responses response top print subscribe subscription unsubscribe follow us back
+next previous prev more search news related recommended recommendation recommendations download
+downloads contact about privacy policy terms cookie cookies consent accept settings preferences skip to
+content main navigation nav close like likes tweet email e mail rss feed page view newsletter categories
+category tags tag archives archive recent posts popular trending account donate cart help twitter facebook
+instagram linkedin youtube legal notice advertise careers sitemap toggle english language edit
+""".split())
+_STOPWORDS = frozenset("""
+a an the and or but if of to in on at by for with from as is are was were be been being it its this that
+these those there here we you he she they i me my our your his her their them us not no so than then too
+very can will would should could may might must do does did have has had which who whom whose what when
+where why how all any both each few more most other some such only own same just also into over under
+again further once about against between through during before after above below up down out off
+""".split())
+_BREADCRUMB_SEP = re.compile(r"\s*[>»›|/]\s*")
+_COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|\bcopyright\b\s*(©|\d{4})|all rights reserved)", re.IGNORECASE)
+_BYLINE = re.compile(
+    r"^(posted|published|written|updated|last\s+updated)\s+(by|on)\b|^by\s+[A-Z][\w.'-]+(\s+[A-Z][\w.'-]+){0,3}"
+    r"\s*([|,·•–-]|\bon\b)|^(editor(\s+in\s+charge)?|responsible\s+editor|edited\s+by|author|source|reporter|"
+    r"photo(graph)?s?(\s+by)?)\s*[:：]",
+    re.IGNORECASE,
+)
+# Lines after which a page lists other pages: what follows is links until prose resumes.
+_LINK_LIST_MARKER = re.compile(
+    r"^(related|recommended|you\s+may\s+also\s+like|read\s+more|more\s+(news|stories|articles|from)|"
+    r"further\s+reading|popular(\s+in)?|trending|latest(\s+news)?|recent\s+(posts|articles|comments)|"
+    r"most\s+(read|popular|viewed))\b",
+    re.IGNORECASE,
+)
+# Words that only site widgets use about themselves: newsletters, consent, comment forms.
+_BOILERPLATE = re.compile(
+    r"\b(newsletters?|cookies?|e-?mail\s+address|subscribe|sign\s+(up|in)|log\s+in|leave\s+a\s+(reply|comment)|"
+    r"post\s+a\s+comment|cancel\s+reply|required\s+fields|privacy\s+(policy|notice))\b",
+    re.IGNORECASE,
+)
+_LINKS = re.compile(r"!?\[[^\]\n]*\](\([^)\n]*\)|\[[^\]\n]*\])|https?://\S+|www\.\S+")
+_COMMENTS = re.compile(r"^(\d+\s+)?(comments?|responses?|replies)(\s+(on|to)\b.*)?$|^(leave|post|add)\s+a\s+(comment|reply)\b",
+                       re.IGNORECASE)
+_COUNT_WIDGET = re.compile(r"^\d[\d,.]*\s*(comments?|responses?|replies|shares?|likes?|views?)$", re.IGNORECASE)
+_PRINTED_FROM = re.compile(r"^(this\s+(page|article)\s+was\s+printed\s+from|printed\s+from)\b", re.IGNORECASE)
+_DATE_ONLY = re.compile(
+    r"^[\s\d:/\-.,年月日时分秒T]*\d[\s\d:/\-.,年月日时分秒T]*$|^((mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?"
+    r"(\d{1,2}\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\.?\s+(\d{1,2},?\s+)?\d{4}$",
+    re.IGNORECASE,
+)
+
+
+def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> Block:
+    """The block for one paragraph ``text[start:end]``, by its shape.
+
+    Labels are read here but settled by :func:`settle_dialogue`, which knows
+    the whole document: "Note:" is a speaker only in a dialogue.
+    """
+    para = text[start:end]
+    first = para.split("\n", 1)[0].strip()
+    if m := MD_HEADING.match(para):
+        return Block("heading", start, end, body_start=start + m.end(), level=len(m.group(1)))
+    if TABLE_RULE.match(first) and "\n" not in para.strip():
+        return Block("metadata", start, end, rule="table rule")
+    if TABLE_ROW.match(first):
+        return Block("table_row", start, end)
+    if TIMESTAMP_LINE.match(para.strip()):
+        return Block("metadata", start, end, rule="timestamp")
+    if m := LIST_ITEM.match(para):
+        return Block("list_item", start, end, body_start=start + m.end())
+    if labels and (label := find_label(para)):
+        kind = {"question": "question", "answer": "answer", "speaker": "turn"}[label.role]
+        return Block(kind, start, end, body_start=start + label.body, label=label.name)
+    if _DATE_ONLY.match(para.strip()):
+        return Block("paragraph", start, end)  # a dateline is content, not a section
+    if "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160:
+        return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
+    return Block("paragraph", start, end)
+
+
+def settle_dialogue(blocks: list[Block], text: str | None = None) -> list[Block]:
+    """Keep speaker labels only where the document is a dialogue.
+
+    A document is a dialogue when some speaker label opens two or more
+    paragraphs. Then every label counts, including one-off ones ("Li B:"),
+    up to four words; otherwise "Note:" and "Reminder:" are just text. Q/A
+    labels always count when a Q label is present.
+    """
+    def spoken(b: Block) -> bool:  # the body reads as something said, not as a headline
+        body = text[b.body:b.end] if text is not None else "."
+        return not ends_open(body) or len(words(body)) >= 10
+
+    said = Counter(b.label for b in blocks if b.kind == "turn" and spoken(b))
+    dialogue = any(n >= 2 for n in said.values())
+    has_q = any(b.kind == "question" for b in blocks)
+    out = []
+    for b in blocks:
+        if b.kind == "turn" and not (dialogue and (said[b.label] >= 2 or (
+                said[b.label] == 1 and len(b.label.split()) <= 4 and spoken(b)))):
+            # "Note: ..." outside a dialogue, or "Ten years: the stack of ..." once: not a speaker.
+            b = paragraph_block(text, b.start, b.end, labels=False) if text is not None else replace(
+                b, kind="paragraph", body_start=None, label=None)
+        elif b.kind == "answer" and not has_q:
+            b = replace(b, kind="paragraph", body_start=None, label=None)
+        out.append(b)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Chrome at the edges of a page
+
+
+def _text(text: str, b: Block) -> str:
+    return text[b.start:b.end]
+
+
+def stopword_share(s: str) -> float:
+    ws = [w.lower() for w in words(s)]
+    return sum(w in _STOPWORDS for w in ws) / len(ws) if ws else 0.0
+
+
+def _ui_share(s: str) -> float:
+    ws = [w.lower() for w in words(s)]
+    return sum(w in UI_WORDS for w in ws) / len(ws) if ws else 0.0
+
+
+def _is_prose(s: str) -> bool:
+    """Running text: it cannot be site furniture."""
+    n = len(words(s))
+    return len(s) >= 120 or (n >= 10 and not ends_open(s) and stopword_share(s) >= 0.2)
+
+
+def _breadcrumb(s: str) -> bool:
+    parts = [p for p in _BREADCRUMB_SEP.split(s) if p.strip()]
+    return len(parts) >= 2 and bool(_BREADCRUMB_SEP.search(s)) and ends_open(s) and all(
+        len(words(p)) <= 3 for p in parts)
+
+
+def _short(s: str) -> bool:
+    return "\n" not in s.strip() and len(words(s)) <= 6 and ends_open(s)
+
+
+def chrome_rule(s: str) -> str | None:
+    """The chrome shape of one short block at the edge of a page, if it has one."""
+    n = len(words(s))
+    if _COPYRIGHT.search(s) and n <= 40:
+        return "copyright line"
+    if _PRINTED_FROM.match(s):
+        return "print footer"
+    if _COUNT_WIDGET.match(s.strip()):
+        return "counter widget"
+    if n <= 12 and _breadcrumb(s):
+        return "breadcrumb"
+    if 0 < n <= 8 and ends_open(s) and _ui_share(s) >= 0.5:
+        return "menu or widget words"
+    if 0 < n <= 30 and _BOILERPLATE.search(s):
+        return "sign-up, consent or comment box"
+    if n <= 40 and _link_share(s) >= 0.5:
+        return "link line"
+    return None
+
+
+def _link_share(s: str) -> float:
+    """Share of a line's characters that are Markdown links or bare URLs."""
+    linked = sum(len(m.group()) for m in _LINKS.finditer(s))
+    return linked / max(1, len(s.strip()))
+
+
+def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
+    """Set aside page chrome above the first and below the last paragraph of prose.
+
+    Returns the blocks with chrome (and bylines) re-kinded; nothing between
+    the first and last prose paragraph changes, except "headline, time" link
+    lists and copyright lines, which are never content.
+    """
+    out = list(blocks)
+
+    def drop(i: int, rule: str, kind: str = "chrome") -> None:
+        if out[i].kind not in ("metadata", "chrome"):
+            out[i] = replace(out[i], kind=kind, rule=rule, label=None)
+
+    if not any(_is_prose(_text(text, b)) for b in out if b.kind in CONTENT_KINDS):
+        return out  # a short note: all content
+    # Link lists first: their headlines can read like prose, so they must not mark the edges.
+    listed: dict[int, str] = {}
+    _drop_link_lists(text, out, lambda i, rule: listed.setdefault(i, rule))
+    content = [i for i, b in enumerate(out) if b.kind in CONTENT_KINDS | {"heading"}]
+    # Cookie banners and newsletter boxes are written as sentences: they do not mark the story's edges.
+    prose = [i for i in content if i not in listed and _is_prose(_text(text, out[i]))
+             and not chrome_rule(_text(text, out[i]).strip())]
+    if not prose:
+        return out
+    first, last = prose[0], prose[-1]
+    # Readers' comments are not the story: the page's content ends where they begin.
+    opened = next((i for i in content if first < i <= last and _COMMENTS.match(_text(text, out[i]).strip())
+                   and len(_text(text, out[i])) <= 100), None)
+    if opened is not None:
+        last = max([i for i in prose if i < opened], default=first)
+    for i, rule in listed.items():
+        if i < first or i > last:
+            drop(i, rule)
+
+    # Above the prose: a copied page starts with the window title ("Story – Site"),
+    # then the site's menus, then the story's own headline. Everything before the
+    # headline's second appearance is chrome.
+    lead = [i for i in content if i < first]
+    titled = False
+    if lead:
+        head = _text(text, out[lead[0]]).strip()
+        for i in lead[1:]:
+            s = _text(text, out[i]).strip()
+            if len(words(s)) >= 3 and s != head and head.startswith(s) and re.match(
+                    r"\s*[–—|:-]", head[len(s):]) or (s == head and len(words(s)) >= 3):
+                for j in lead:
+                    if j < i:
+                        drop(j, "above the headline")
+                titled = True
+                break
+    if not titled:
+        # A run of three or more short link-like lines at the top edge is a menu;
+        # the heading right above the prose is the story's, not the menu's.
+        menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
+        _drop_runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
+    tail = [i for i in content if i > last]
+    _drop_runs(text, out, tail, 5, drop)
+    for i in lead + tail:
+        if rule := chrome_rule(_text(text, out[i]).strip()):
+            drop(i, rule)
+        elif _BYLINE.match(_text(text, out[i]).strip()) and len(_text(text, out[i])) <= 160:
+            drop(i, "byline", kind="metadata")
+    return out
+
+
+def _drop_runs(text: str, out: list[Block], idx: list[int], min_run: int, drop) -> None:
+    """Runs of ``min_run`` or more short, unpunctuated, consecutive lines: menus and link lists."""
+    run: list[int] = []
+
+    def flush() -> None:
+        if len(run) >= min_run and sum(stopword_share(_text(text, out[i])) for i in run) / len(run) < 0.25:
+            for i in run:
+                drop(i, "menu or link list")
+        run.clear()
+
+    prev = None
+    for i in idx:
+        s = _text(text, out[i]).strip()
+        if _short(s) and (prev is None or i == prev + 1 or all(
+                out[j].kind in ("chrome", "metadata") for j in range(prev + 1, i))):
+            run.append(i)
+        else:
+            flush()
+            if _short(s):
+                run.append(i)
+        prev = i
+    flush()
+
+
+def _drop_link_lists(text: str, out: list[Block], drop) -> None:
+    """A "related news" marker and the short lines after it; and "headline, time" pairs."""
+    in_list = False
+    for i, b in enumerate(out):
+        s = _text(text, b).strip()
+        if b.kind in ("metadata", "chrome") and not in_list:
+            continue
+        if _LINK_LIST_MARKER.match(s) and len(s) <= 60 and ends_open(s):
+            drop(i, "related-links list")
+            in_list = True
+        elif in_list and len(s) <= 200 and b.kind != "turn":
+            drop(i, "related-links list")
+        else:
+            in_list = False
+
+    def is_time(b: Block) -> bool:
+        s = _text(text, b).strip()
+        return bool(_DATE_ONLY.match(s)) and len(s) <= 40
+
+    i = 0
+    while i < len(out) - 1:
+        j = i
+        while j + 1 < len(out) and not is_time(out[j]) and is_time(out[j + 1]) and len(_text(text, out[j])) <= 200:
+            j += 2
+        if (j - i) // 2 >= 2:
+            for k in range(i, j):
+                drop(k, "headline-and-time list")
+            i = j
+        else:
+            i += 1
+
+
+def question_heading(text: str, b: Block) -> bool:
+    """A heading that asks: in a FAQ, the text below it is its answer."""
+    return b.kind == "heading" and is_question(text[b.body:b.end])

@@ -1,0 +1,110 @@
+"""Invariants of reading and packing, on generated documents, and the whole pipeline never raising.
+
+* every non-chrome character is in exactly one passage, or is recorded as the
+  title, a heading (section) or a question of passages;
+* every passage has at least one sentence;
+* chrome is dropped only at the edges of a page: nothing between the first and
+  the last paragraph of prose is chrome.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qa.chunking import pack
+from qa.readers import read
+
+PROSE = st.sampled_from([
+    "The harbour museum keeps 340 ship models, the oldest of them from 1602, in two long halls.",
+    "Visitors can borrow audio guides in six languages at the desk, and the guides are free for children.",
+    "In 2019 the city council approved a new wing, which opened three years later after long delays.",
+    "Most of the collection was donated by families of sailors who had worked on the northern routes.",
+])
+PIECES = st.one_of(PROSE, st.sampled_from([
+    "Opening hours", "## Is it really free?", "# Guide", "### Details", "Q: What does it cost?",
+    "A: Nothing for members.", "Host: Why did you start?", "Dana Cho: Because nobody else would.",
+    "[00:01:02] Host: And then?", "- first item", "- second item with more words", "1. numbered step",
+    "| name | value |", "|---|---|", "| a | 1 |", "[1]", "[2]: https://example.org/x", "<!--truncate-->",
+    "Home > News > Item", "Sign in", "Subscribe to our newsletter", "© 2024 Example Ltd. All rights reserved.",
+    "Related news", "04-16 11:30", "Posted by Ann Lee on March 3, 2024", "【Note】 Extra context here.",
+    "Closed on Sundays and on the 25th of December", "...", "   ", "\ufeff", "x" * 300, "word " * 200,
+]))
+SEPARATORS = st.sampled_from(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
+
+
+@st.composite
+def documents(draw) -> tuple[str, str]:
+    parts = draw(st.lists(PIECES, min_size=1, max_size=25))
+    sep = draw(SEPARATORS)
+    suffix = draw(st.sampled_from([".txt", ".md"]))
+    text = sep.join(parts)
+    if suffix == ".md" and draw(st.booleans()):
+        text = "---\ntitle: Generated\nslug: gen\n---\n" + text
+    return "doc" + suffix, text
+
+
+def _check(name: str, text: str) -> None:
+    doc = read(name, text.encode("utf-8"))
+    passages = pack(doc)
+    t = doc.text
+    covered = np.zeros(len(t) + 1, dtype=np.int32)
+    for p in passages:
+        assert t[p.start:p.end] == p.text and p.text == p.text.strip()
+        assert p.sentences, "every passage has a sentence"
+        covered[p.start:p.end] += 1
+    recorded = " ".join(x for p in passages for x in (p.section, p.question) if x) + " " + (doc.title or "")
+    for b in doc.blocks:
+        span = t[b.start:b.end]
+        if b.kind in ("chrome", "metadata") or not span.strip():
+            continue
+        inside = covered[b.start:b.end]
+        nonspace = np.array([not c.isspace() for c in span])
+        if inside[nonspace].max(initial=0) > 1:
+            raise AssertionError(f"{span!r} is in two passages")
+        if not inside[nonspace].all():
+            words = " ".join(span.replace("*", " ").replace("#", " ").split())
+            assert b.kind in ("heading", "title", "question") and words.strip(" ?") and (
+                words in " ".join(recorded.split()) or words.rstrip("?").strip() in recorded), f"lost: {span!r}"
+    prose = [i for i, b in enumerate(doc.blocks) if b.kind not in ("chrome", "metadata") and len(t[b.start:b.end]) >= 80]
+    if prose:
+        for i, b in enumerate(doc.blocks):
+            if b.kind == "chrome":
+                assert i < prose[0] or i > prose[-1], f"chrome between prose: {t[b.start:b.end]!r} ({b.rule})"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_generated_documents_keep_every_character(doc):
+    _check(*doc)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=2000),
+       st.sampled_from([".txt", ".md"]))
+def test_random_unicode_keeps_every_character(text, suffix):
+    if not text.strip() or "\x00" in text:
+        return
+    _check("r" + suffix, text)
+
+
+def test_pipeline_on_generated_documents_never_raises(tmp_path):
+    """Random documents -> build -> random questions -> search: never an exception."""
+    from qa import Retriever, build_index
+    from qa.errors import BadQuestion
+
+    rng = np.random.default_rng(7)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(6):
+        doc = documents().example()
+        (corpus / f"g{n}{doc[0][-4:] if doc[0].endswith('.txt') else '.md'}").write_text(doc[1], encoding="utf-8")
+    build_index(corpus, tmp_path / "index")
+    r = Retriever.load(tmp_path / "index")
+    vocab = "what when how many museum ship free cost why start item note 1602 sunday the a ? ! [1] 🙂 你好".split()
+    for _ in range(60):
+        q = " ".join(rng.choice(vocab, size=int(rng.integers(1, 8))))
+        try:
+            r.answer(q, k=int(rng.integers(1, 6)))
+        except BadQuestion:
+            pass

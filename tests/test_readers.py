@@ -1,0 +1,137 @@
+"""Readers and the packer on real documents of many shapes, and on the cases that used to go wrong."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.chunking import pack
+from qa.errors import DocumentRejected
+from qa.readers import read
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXPECTED = {k: v for k, v in json.loads((FIXTURES / "expected.json").read_text()).items() if not k.startswith("_")}
+
+
+def passages_of(name: str, data: bytes):
+    doc = read(name, data)
+    return doc, pack(doc)
+
+
+def recorded(doc, passages) -> set[str]:
+    """What a passage records besides its text: its section, question and the title."""
+    return ({x for p in passages for x in (p.section, p.question)} | {doc.title}) - {None}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_structure(name):
+    exp = EXPECTED[name]
+    doc, passages = passages_of(name, (FIXTURES / name).read_bytes())
+    known = exp.get("known_misses", {})
+    for p in passages:
+        assert doc.text[p.start:p.end] == p.text and p.sentences, "offsets round-trip, every passage has a sentence"
+    for line in exp.get("chrome", []):
+        if line not in known:
+            assert not any(line in p.text for p in passages), f"chrome kept: {line!r}"
+    notes = recorded(doc, passages)
+    for line in exp.get("keep", []):
+        if line not in known:
+            bare = line.strip("#* ").replace("**", "")
+            assert any(line in p.text for p in passages) or any(bare in r for r in notes), f"content lost: {line!r}"
+    if exp.get("qa_pairs") is not None:
+        assert len({p.question for p in passages if p.question}) == exp["qa_pairs"]
+    if exp.get("title") and "title" not in known:
+        assert doc.title == exp["title"]
+
+
+def test_markdown_interview_pairs_q_and_a_and_drops_link_references():
+    text = ("# Talk with Ana\n\n[#]: collector: \"someone\"\n[#]: translator: \" \"\n\n"
+            "**Q.** Where did the project start?\n\n**A.** It started in a garage in 2009.\n\n"
+            "**Q.** How many people work on it?\n\n**A.** About forty, spread over six countries.\n\n"
+            "[1]: https://example.org/one\n[2]: https://example.org/two\n")
+    doc, ps = passages_of("talk.md", text.encode())
+    assert [p.question for p in ps] == ["Where did the project start?", "How many people work on it?"]
+    assert all(p.kind == "answer" for p in ps)
+    assert not any("example.org" in p.text or "collector" in p.text for p in ps)
+
+
+def test_bold_questions_and_inconsistent_names_with_front_matter():
+    text = ("---\ntitle: Meeting Yang Li\nslug: yang-li\n---\n\nIntro paragraph about the guest and the show.\n\n"
+            "<!--truncate-->\n\n**Q: What do you build?**\n\n**Yang Li**: Tools for translators, mostly.\n\n"
+            "**Q: Who uses them?**\n\n**Yang**: Teams at newspapers.\n\n**Q: And next year?**\n\n"
+            "**Jan Li:** A mobile version.\n")
+    doc, ps = passages_of("yang.md", text.encode())
+    assert doc.title == "Meeting Yang Li"
+    assert {p.question for p in ps if p.question} == {"What do you build?", "Who uses them?", "And next year?"}
+    assert not any("slug" in p.text or "truncate" in p.text or p.text.startswith("---") for p in ps)
+    assert {p.section for p in ps} <= {None, "Meeting Yang Li"}
+
+
+def test_pasted_page_byline_copyright_and_short_heading():
+    text = ("Posted by Maria Lopez on March 3, 2024\n\nOpening hours\n\n"
+            "The library opens at nine every weekday and closes at six, except on public holidays when it stays shut.\n\n"
+            "Members can borrow up to twelve books at a time, and renew them twice online or at the desk.\n\n"
+            "© 2024 City Library. All rights reserved.\n")
+    doc, ps = passages_of("page.txt", text.encode())
+    assert all("Posted by" != p.section and "All rights reserved" not in p.text for p in ps)
+    assert any("Opening hours" in (p.section, p.title) for p in ps)  # the short heading is kept
+    dropped = {b.rule for b in doc.blocks if b.kind in ("chrome", "metadata")}
+    assert {"byline", "copyright line"} <= dropped
+
+
+def test_faq_headings_are_questions():
+    text = "# FAQ\n\n## Is it really free?\n\nYes, for personal use.\n\n## Can I self-host it?\n\nYes, with Docker.\n"
+    _, ps = passages_of("faq.md", text.encode())
+    assert [(p.question, p.kind) for p in ps] == [("Is it really free?", "answer"), ("Can I self-host it?", "answer")]
+
+
+def test_bracketed_last_paragraph_and_short_last_line_are_indexed():
+    for text, tail in [("A long first paragraph about the museum and its many ship models.\n\n[1]", "[1]"),
+                       ("The shop sells fresh bread every morning from seven.\n\nClosed on Sundays and on the 25th of December",
+                        "Closed on Sundays and on the 25th of December")]:
+        _, ps = passages_of("note.txt", text.encode())
+        assert any(tail in p.text for p in ps) and all(p.sentences for p in ps)
+
+
+def test_list_items_are_sentences_without_markers():
+    text = "Bring the following:\n\n- a sleeping bag\n- a torch with spare batteries\n- two litres of water\n"
+    _, ps = passages_of("list.md", text.encode())
+    sentences = [p.text[s - p.start:e - p.start] for p in ps for s, e in p.sentences]
+    assert "a torch with spare batteries" in sentences and not any(s.startswith("- ") for s in sentences)
+
+
+def test_timestamped_turns():
+    text = ("[00:00:05] Host: Welcome back. What are you working on?\n\n[00:00:09] Dana Cho: A faster parser, mostly.\n\n"
+            "00:01:10 Host: Why a parser?\n\n00:01:12 Dana Cho: Because the old one took a minute per file.\n")
+    _, ps = passages_of("show.txt", text.encode())
+    assert [p.question for p in ps] == ["Welcome back. What are you working on?", "Why a parser?"]
+    assert [p.speaker for p in ps] == ["Dana Cho", "Dana Cho"]
+
+
+def test_pdf_pages_and_docx_headings():
+    _, ps = passages_of("m.pdf", (FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes())
+    assert {p.page for p in ps} == {1, 2, 3, 4, 5}
+    doc, ps = passages_of("d.docx", (FIXTURES / "docusaurus_2021_recap.docx").read_bytes())
+    assert doc.title == "Docusaurus 2021 Recap" and "Highlights" in {p.section for p in ps}
+    assert any(p.kind == "table" for p in ps)
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
+    ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),
+    ("x.html", b"<html><head><script>var a = 1;</script></head><body></body></html>", "no readable text"),
+    ("x.txt", b"\xff\xfe\x00bad", "binary"),
+    ("x.exe", b"MZ", "not accepted"),
+])
+def test_unreadable_files_get_one_clear_error(name, data, message):
+    with pytest.raises(DocumentRejected, match=message):
+        read(name, data)
+
+
+def test_html_keeps_title_and_drops_navigation():
+    doc, ps = passages_of("v8.html", (FIXTURES / "v8_blog_standalone_wasm.html").read_bytes())
+    assert doc.title.startswith("Outside the web")
+    assert not any(p.text.strip() in ("Home", "Blog", "Docs") for p in ps)
+    assert any("Emscripten" in p.text for p in ps)
