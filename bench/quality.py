@@ -57,14 +57,44 @@ def ece(prob: np.ndarray, label: np.ndarray, bins: int = 10) -> float:
     return float(err)
 
 
-def run_set(retriever, qs: list[sets.Q], tag: str, k: int = 10) -> dict:
-    """Ask every question; keep per-question ranks, top confidence, tier and sentence correctness."""
+_QCACHE = CACHE / "question-vectors"
+
+
+def encode_questions(texts: list[str]) -> np.ndarray:
+    """Question vectors, cached one file per model and text batch, reused across tags.
+
+    Each text's vector is looked up in every earlier batch first, so the
+    calibration set reuses the vectors of the report sets and vice versa.
+    """
     from qa.embedding import Embedder
 
-    vecs = cached_encode(Embedder(retriever.manifest["model"]["name"]), [q.text for q in qs], tag) if qs else []
+    emb = Embedder()
+    _QCACHE.mkdir(parents=True, exist_ok=True)
+    known: dict[str, np.ndarray] = {}
+    for f in sorted(_QCACHE.glob("*.npz")):
+        with np.load(f, allow_pickle=False) as z:
+            for t, v in zip(z["texts"], z["vecs"]):
+                known[str(t)] = v
+    missing = sorted({t for t in texts if t not in known})
+    if missing:
+        vecs = emb.encode(missing)
+        np.savez(_QCACHE / f"batch-{len(list(_QCACHE.glob('*.npz'))):04d}.npz",
+                 texts=np.array(missing), vecs=vecs)
+        known.update(zip(missing, vecs))
+    return np.stack([known[t] for t in texts]) if texts else np.zeros((0, emb.dimension), np.float32)
+
+
+def run_set(retriever, qs: list[sets.Q], tag: str, k: int = 10) -> dict:
+    """Ask every question; keep per-question ranks, top confidence, tier and sentence correctness."""
+    import time
+
+    vecs = encode_questions([q.text for q in qs])
     out = []
+    spent = 0.0
     for q, v in zip(qs, vecs):
+        t = time.perf_counter()
         hits = retriever.search(q.text, k=k, vector=v)
+        spent += time.perf_counter() - t
         ok = [is_right(q, h.source, h.start, h.end, h.text) for h in hits]
         top = hits[0] if hits else None
         out.append({
@@ -77,7 +107,7 @@ def run_set(retriever, qs: list[sets.Q], tag: str, k: int = 10) -> dict:
             "has_answers": bool(q.answers),
             "interviewer_sentence": bool(top and top.question and top.answer_sentence.strip() in top.question),
         })
-    return {"rows": out}
+    return {"rows": out, "ms_per_search": 1000 * spent / max(1, len(qs))}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -143,17 +173,17 @@ def qmsum_chunk_baseline(qset: sets.QSet, size: int = 1000) -> dict:
     for path in sorted(qset.corpus.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
         chunks += [(path.name, s, min(len(text), s + size), text[s : s + size]) for s in range(0, len(text), size)]
-    vecs = cached_encode(emb, [c[3] for c in chunks], "qmsum-chunks")
+    vecs = cached_encode(emb, [c[3] for c in chunks], f"{qset.name}-chunks")
     index = faiss.IndexFlatIP(vecs.shape[1])
     index.add(vecs)
-    qv = cached_encode(emb, [q.text for q in qset.questions], "qmsum-q")
+    qv = encode_questions([q.text for q in qset.questions])
     _, ids = index.search(qv, 10)
     rows = [[is_right(q, chunks[i][0], chunks[i][1], chunks[i][2], chunks[i][3]) for i in row]
             for q, row in zip(qset.questions, ids)]
     return _ranks(rows)
 
 
-def report(quick: bool = False) -> dict:
+def report(quick: bool = False, qmsum_meetings: int | None = 12) -> dict:
     """Every set, per split; returns a JSON-able dict and writes the plot."""
     from qa import Fusion, Retriever
 
@@ -162,11 +192,16 @@ def report(quick: bool = False) -> dict:
 
     def both(name: str, qset: sets.QSet, qs: list[sets.Q], tag: str, baseline: bool = True) -> None:
         index = sets.index_for(qset)
-        product = summarize(run_set(Retriever.load(index), qs, tag)["rows"])
-        out["sets"][name] = {"product": product}
+        r = Retriever.load(index)
+        r.search("warm up", k=1)  # builds the per-generation text tables once, outside the timing
+        run = run_set(r, qs, tag)
+        out["sets"][name] = {"product": {**summarize(run["rows"]), "ms_per_search": run["ms_per_search"]}}
         if baseline:
-            first = summarize(run_set(Retriever.load(index, fusion=Fusion(rerank=False)), qs, tag)["rows"])
-            out["sets"][name]["first stage only (fusion, no learned model)"] = first
+            r0 = Retriever.load(index, fusion=Fusion(rerank=False))
+            r0.search("warm up", k=1)
+            run0 = run_set(r0, qs, tag)
+            out["sets"][name]["first stage only (fusion, no learned model)"] = {
+                **summarize(run0["rows"]), "ms_per_search": run0["ms_per_search"]}
 
     iv, off = sets.interview()
     both("interview development questions", iv, iv.questions + off, "iv-q")
@@ -177,8 +212,10 @@ def report(quick: bool = False) -> dict:
     s1, tune, rep = sets.squad_v1()
     rep_q = [q for q in s1.questions if q.group in rep]
     tune_q = [q for q in s1.questions if q.group in tune]
-    if quick:
-        rep_q, tune_q = rnd.sample(rep_q, 600), rnd.sample(tune_q, 300)
+    # The same seeded samples as bench/tune.py draws (2,000 each; 600 with --quick).
+    r2 = random.Random(0)
+    tune_q = r2.sample(tune_q, 600 if quick else 2000)
+    rep_q = r2.sample(rep_q, 600 if quick else 2000)
     both("SQuAD v1.1, report articles (never fitted on)", s1, rep_q, "s1-rep")
     both("SQuAD v1.1, tune articles (the ranker was fitted here)", s1, tune_q, "s1-tune", baseline=False)
     s2, cal, rep2 = sets.squad_v2()
@@ -193,9 +230,10 @@ def report(quick: bool = False) -> dict:
     reliability_plot(rows2, PLOT, "SQuAD 2.0 half A, report articles: reliability of Hit.confidence")
     out["sets"]["SQuAD 2.0, calibration articles (confidence fitted here)"] = {
         "product": summarize(run_set(Retriever.load(index2), cal_q, "s2-cal")["rows"])}
-    qm = sets.qmsum()
-    both("QMSum validation", qm, qm.questions, "qmsum-q")
-    out["sets"]["QMSum validation"]["plain 1,000-character chunks, dense search"] = qmsum_chunk_baseline(qm)
+    qm = sets.qmsum(qmsum_meetings)
+    name = f"QMSum validation, first {qmsum_meetings} meetings" if qmsum_meetings else "QMSum validation"
+    both(name, qm, qm.questions, "qmsum-q")
+    out["sets"][name]["plain 1,000-character chunks, dense search"] = qmsum_chunk_baseline(qm)
     return out
 
 
@@ -205,7 +243,7 @@ def _fmt(v) -> str:
 
 def markdown(out: dict) -> str:
     cols = ["n", "hit@1", "hit@3", "hit@5", "mrr@10", "sentence_accuracy", "answered", "tier_answer",
-            "unanswerable", "refused_unanswerable", "auc_confidence", "auc_relevance", "ece"]
+            "unanswerable", "refused_unanswerable", "auc_confidence", "auc_relevance", "ece", "ms_per_search"]
     lines = [BEGIN, "## Ranking, answer sentence and confidence (bench/tune.py, bench/quality.py)", ""]
     if "method" in out:
         lines += [out["method"], ""]
@@ -216,7 +254,8 @@ def markdown(out: dict) -> str:
     lines += ["", "`answered`: share of answerable questions not told \"not in the documents\"; "
               "`tier_answer`: share given the confident tier; `refused_unanswerable`: share of unanswerable "
               "(SQuAD 2.0 impossible, off-topic, fixture unanswerable) told \"not in the documents\"; AUC and ECE "
-              "(10 bins) of the top hit's confidence for \"the top passage answers\".", "",
+              "(10 bins) of the top hit's confidence for \"the top passage answers\"; `ms_per_search`: mean time of "
+              "`search(k=10)` with the question vector given (no encoding), both rows timed in this run.", "",
               f"![Reliability of Hit.confidence on the SQuAD 2.0 report articles]({PLOT.name})", ""]
     if "alternatives" in out:
         lines += ["Rankers compared (hit@1 / hit@5; chosen by 2-fold cross-validation over the tune articles):", ""]

@@ -110,10 +110,10 @@ def squad_v2() -> tuple[QSet, set[str], set[str]]:
     return qs, set(names[0::2]), set(names[1::2])
 
 
-def qmsum() -> QSet:
-    """Each meeting one document, one ``Speaker: words`` paragraph per turn."""
-    data = json.load(gzip.open(QMSUM))["meetings"]
-    folder = CACHE / "sets" / "qmsum"
+def qmsum(meetings: int | None = None) -> QSet:
+    """Each meeting one document, one ``Speaker: words`` paragraph per turn (the first ``meetings`` only)."""
+    data = json.load(gzip.open(QMSUM))["meetings"][:meetings]
+    folder = CACHE / "sets" / f"qmsum{meetings or ''}"
     out = []
     for m in data:
         name = _safe(m["name"]) + ".txt"
@@ -127,7 +127,7 @@ def qmsum() -> QSet:
         for q in m["queries"]:
             spans = tuple((name, offsets[a][0], offsets[min(b, len(offsets) - 1)][1]) for a, b in q["spans"])
             out.append(Q(" ".join(q["q"].split()), spans, (), True, name))
-    return QSet("qmsum", folder, out)
+    return QSet(f"qmsum{meetings or ''}", folder, out)
 
 
 def _jsonl(path: Path) -> list[dict]:

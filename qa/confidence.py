@@ -90,6 +90,7 @@ class TextTables:
     """What the features need from every passage and sentence, computed once per index generation."""
 
     sent_tokens: list[frozenset[str]]  # stemmed terms of each sentence row
+    sent_seq: list[tuple[str, ...]]  # the same terms in order
     sent_types: np.ndarray  # type mask of each sentence row
     sent_is_question: np.ndarray  # bool: the sentence ends with a question mark
     sent_negation: np.ndarray  # bool
@@ -107,6 +108,7 @@ class TextTables:
 def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
     """Tokenize every sentence once; ``records`` are :class:`qa.store.Record`."""
     sent_tokens: list[frozenset[str]] = []
+    sent_seq: list[tuple[str, ...]] = []
     types, isq, neg = [], [], []
     pass_tokens, pass_caps = [], []
     q_row = np.full(len(records), -1, dtype=np.int64)
@@ -121,7 +123,9 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
                 q_span[r.id] = (pos, pos + len(r.question))
         for j, (s, e, _h) in enumerate(r.sentences):
             sent = r.text[s - r.start : e - r.start]
-            st = frozenset(tokenize(sent))
+            seq = tuple(tokenize(sent))
+            st = frozenset(seq)
+            sent_seq.append(seq)
             sent_tokens.append(st)
             toks |= st
             types.append(type_mask(sent))
@@ -132,7 +136,7 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
         pass_tokens.append(frozenset(toks))
         pass_caps.append(frozenset(w.lower() for w in _CAPITAL.findall(r.text)))
         df.update(toks)
-    return TextTables(sent_tokens, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
+    return TextTables(sent_tokens, sent_seq, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
                       pass_tokens, pass_caps, q_row, q_span, df, len(records))
 
 
@@ -149,7 +153,7 @@ SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first"
 CONF_FEATURES = (
     "score", "margin", "best_cos", "dense", "question_cos", "cov_passage", "cov_sentence", "cov_window",
     "rare_missing", "rare_together", "type_asked_missing", "negation_mismatch", "names_missing", "q_terms",
-    "terms_missing", "numbers_missing",
+    "terms_missing", "numbers_missing", "unknown_terms", "max_missing_idf", "pairs_together",
 )
 
 
@@ -161,6 +165,8 @@ class QueryTerms:
     idf: dict[str, float]
     total: float
     rare: tuple[str, ...]  # the (up to) three rarest terms
+    pairs: tuple[tuple[str, str], ...]  # neighbouring terms of the question, in order
+    unknown: float  # share of the terms that no passage holds
     expected: str | None
     negated: bool
     caps: frozenset[str]  # lower-cased capitalized words past the first word
@@ -173,7 +179,10 @@ def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> Q
     rare = tuple(sorted(toks, key=lambda t: -idf[t])[:3])
     words = question.split()
     caps = frozenset(w.lower() for w in _CAPITAL.findall(" ".join(words[1:]))) - {"i"}
-    return QueryTerms(toks, idf, sum(idf.values()) or 1.0, rare, expected_type(question),
+    seq = list(dict.fromkeys(q_tokens))
+    pairs = tuple(zip(seq, seq[1:]))
+    unknown = sum(tables.df.get(t, 0) == 0 for t in toks) / max(1, len(toks))
+    return QueryTerms(toks, idf, sum(idf.values()) or 1.0, rare, pairs, unknown, expected_type(question),
                       bool(_NEGATION.search(question)), caps, frozenset(re.findall(r"\d+", question)))
 
 
@@ -245,8 +254,26 @@ def sentence_features(qt: QueryTerms, tables: TextTables, first_row: int, sent_c
     return out
 
 
+def _pairs_together(qt: QueryTerms, seq: tuple[str, ...]) -> float:
+    """Share of the question's neighbouring term pairs that also stand close (within 3 terms) in ``seq``.
+
+    A question that swaps a name or a word for its opposite keeps most terms
+    of the passage but breaks their local pairs.
+    """
+    if not qt.pairs:
+        return 0.0
+    pos: dict[str, list[int]] = {}
+    for i, t in enumerate(seq):
+        pos.setdefault(t, []).append(i)
+    hit = 0
+    for a, b in qt.pairs:
+        if a in pos and b in pos and any(abs(i - j) <= 3 for i in pos[a] for j in pos[b]):
+            hit += 1
+    return hit / len(qt.pairs)
+
+
 def confidence_features(qt: QueryTerms, tables: TextTables, rec_id: int, ev: Evidence, score: float,
-                        next_score: float, passage_negated: bool) -> np.ndarray:
+                        next_score: float, passage_negated: bool, first_row: int, n_rows: int) -> np.ndarray:
     """Features of one returned passage for the confidence model (see :data:`CONF_FEATURES`)."""
     x = ev.rank_x
     f = dict(zip(RANK_FEATURES, x))
@@ -260,6 +287,8 @@ def confidence_features(qt: QueryTerms, tables: TextTables, rec_id: int, ev: Evi
         f["cov_window"], rare_missing, ev.rare_together, float(bool(bit) and not f["type_in_passage"]),
         float(qt.negated and not passage_negated), names_missing, min(1.0, len(qt.tokens) / 10),
         min(3, sum(t not in ptoks for t in qt.tokens)) / 3, float(any(n not in ptoks for n in qt.numbers)),
+        qt.unknown, max((qt.idf[t] for t in qt.tokens if t not in ptoks), default=0.0) / 10,
+        max((_pairs_together(qt, tables.sent_seq[r]) for r in range(first_row, first_row + n_rows)), default=0.0),
     ], dtype=np.float64)
 
 

@@ -453,8 +453,9 @@ class Retriever:
         c = cands[i]
         nxt = cands[i + 1].score if i + 1 < len(cands) else c.score - 1.0
         tables = self._tables(gen)
+        a, b = int(gen.sentence_first[c.record.id]), int(gen.sentence_first[c.record.id + 1])
         return confidence_features(qt, tables, c.record.id, c.evidence, c.score, nxt,
-                                   self._negated(gen, tables, c.record.id))
+                                   bool(tables.sent_negation[a:b].any()), a, b - a)
 
     def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> list[Hit]:
         qt, cands = self._ranked(gen, q, qv, k + 1)  # one more: the score gap below the last hit
@@ -468,11 +469,6 @@ class Retriever:
                 conf = max(c.dense, float(c.sent_cos.max()) if len(c.sent_cos) else c.dense)
             hits.append(self._hit(gen, tables, qt, c, conf))
         return hits
-
-    @staticmethod
-    def _negated(gen: Generation, tables: TextTables, rec_id: int) -> bool:
-        a, b = int(gen.sentence_first[rec_id]), int(gen.sentence_first[rec_id + 1])
-        return bool(tables.sent_negation[a:b].any())
 
     @staticmethod
     def _answer_sentence(gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate) -> int:
