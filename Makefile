@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch must come first: otherwise pip pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev,bench]"
+	# Export the embedding model to ONNX once (queries then run without torch); on failure they use torch.
+	-$(PY) -m qa.onnx_model
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,9 +14,30 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "bench" / "cache"
-SQUAD = ROOT.parent / "shared" / "data" / "squad" / "squad-v1.1-dev.json.gz"
+# The full data sets live beside the repo, never in it; the environment can point elsewhere
+# (the smoke test points at the small copies in tests/data and at a temporary cache).
+DATA = Path(os.environ.get("QA_BENCH_DATA", ROOT.parent / "shared" / "data"))
+SQUAD = Path(os.environ.get("QA_BENCH_SQUAD", DATA / "squad" / "squad-v1.1-dev.json.gz"))
+CACHE = Path(os.environ.get("QA_BENCH_CACHE", ROOT / "bench" / "cache"))
+# The development questions are small and also in the repo (tests/data); prefer the shared copy.
+QUESTIONS = next((p for p in (DATA / "dev_questions.jsonl", ROOT / "tests" / "data" / "dev_questions.jsonl")
+                  if p.exists()), ROOT / "tests" / "data" / "dev_questions.jsonl")
 sys.path.insert(0, str(ROOT))
+
+
+def require_data() -> None:
+    """Stop with one clear line when the benchmark data is not there."""
+    if not SQUAD.exists():
+        raise SystemExit(f"error: {SQUAD} is missing. The full benchmarks need the shared data beside the "
+                         f"repository (../shared/data/squad/squad-v1.1-dev.json.gz), or QA_BENCH_DATA=<folder>.")
+
+
+def load_squad() -> list[dict]:
+    """The SQuAD articles (``data`` list) from a ``.json`` or ``.json.gz`` file."""
+    require_data()
+    opener = gzip.open if SQUAD.suffix == ".gz" else open
+    with opener(SQUAD, "rt", encoding="utf-8") as fh:
+        return json.load(fh)["data"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +55,7 @@ def squad_corpus(articles: int | None = None) -> tuple[Path, list[Question], lis
         The corpus folder, the questions with their gold spans, and the paragraphs
         as ``(doc, start, end, text)``.
     """
-    if not SQUAD.exists():
-        raise SystemExit(f"{SQUAD} is missing: the benchmarks need ../shared/data/squad beside the repo")
-    data = json.load(gzip.open(SQUAD))["data"][:articles]
+    data = load_squad()[:articles]
     folder = CACHE / f"squad_corpus_{articles or 'all'}"
     folder.mkdir(parents=True, exist_ok=True)
     questions, paragraphs = [], []
@@ -91,3 +110,16 @@ def parse_result(body: str) -> dict | None:
         elif line.startswith("data:") and event == "complete":
             return json.loads(line.split(":", 1)[1])[0]
     return None
+
+
+def built_index(corpus: Path, name: str) -> Path:
+    """The product's index of ``corpus`` under the cache (built once, then reused incrementally)."""
+    from qa import build_index
+
+    index = CACHE / name
+    build_index(corpus, index)  # embeds nothing when the cache is current
+    return index
+
+
+def interview_index() -> Path:
+    return built_index(ROOT / "corpus", "interview_index")

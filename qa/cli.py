@@ -27,8 +27,31 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+# click >= 8.2 raises this for a bare `qa`; older versions print the help themselves.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _Group(click.Group):
-    """Turns every exception into one line on stderr."""
+    """Turns every exception into one line on stderr, usage errors included."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # bare `qa`: the help is the answer
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+            sys.exit(0)
+        except click.UsageError as exc:  # also BadParameter, NoSuchOption, MissingParameter
+            where = exc.ctx.command_path if exc.ctx else (prog_name or "qa")
+            _fail(f"{exc.format_message()} (see `{where} --help`)", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        # --help and --version return their exit code; a finished command returns None.
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -104,7 +127,8 @@ def _print_answer(ans: Any) -> None:
         click.echo(ans.message)
         return
     for i, h in enumerate(ans.hits, 1):
-        where = f"{h.source} [{h.start}:{h.end}]" + (f" · {h.section}" if h.section else "")
+        where = (f"{h.source}" + (f", p. {h.page}" if h.page else "") + f" [{h.start}:{h.end}]"
+                 + (f" · {h.section}" if h.section else ""))
         click.secho(f"{i}. {where}  (relevance {h.relevance:.2f})", fg="cyan")
         if h.question:
             click.secho(f"   Q: {h.question}", dim=True)
@@ -172,6 +196,14 @@ def remove(names: tuple[str, ...], corpus: str, index: str, no_build: bool) -> N
     """Remove documents (by name, as `qa status` lists them) and update the index."""
     from . import corpus as corpus_mod
 
+    names = tuple(dict.fromkeys(names))
+    # Check every name before deleting any: one typo must not leave half the removal done
+    # and the index still serving what was deleted.
+    root = Path(corpus).resolve()
+    for name in names:
+        target = (root / name).resolve()
+        if root not in target.parents or target.suffix.lower() not in corpus_mod.SUFFIXES or not target.is_file():
+            corpus_mod.remove(corpus, name)  # raises DocumentNotFound with the list of documents
     for name in names:
         corpus_mod.remove(corpus, name)
         click.echo(f"removed {name}")
@@ -267,13 +299,23 @@ def eval_(questions: str, off_topic: str | None, index: str, as_json: bool) -> N
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option("--admin-password", envvar="QA_ADMIN_PASSWORD", default=None,
               help="Password for editing the corpus from the web page (or QA_ADMIN_PASSWORD).")
-@click.option("--allow-edits", is_flag=True, help="Allow edits without a password (loopback only).")
-def serve(corpus: str, index: str, host: str, port: int, admin_password: str | None, allow_edits: bool) -> None:
+@click.option("--allow-edits", is_flag=True,
+              help="Allow edits without a password, to clients on this machine only (not through a proxy).")
+@click.option("--rate-limit", envvar="QA_RATE_LIMIT", default="60/minute", show_default=True,
+              help="Questions per client address, e.g. 60/minute or '10/second' (or QA_RATE_LIMIT).")
+def serve(corpus: str, index: str, host: str, port: int, admin_password: str | None, allow_edits: bool,
+          rate_limit: str) -> None:
     """Start the web chat."""
+    from limits import parse
+
     from .web import serve as run
 
+    try:
+        parse(rate_limit)
+    except ValueError:
+        raise click.BadParameter(f"{rate_limit!r} is not a rate such as 60/minute", param_hint="--rate-limit") from None
     run(corpus=corpus, index=index, host=host, port=port, admin_password=admin_password,
-        allow_edits=allow_edits)
+        allow_edits=allow_edits, rate_limit=rate_limit)
 
 
 if __name__ == "__main__":

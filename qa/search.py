@@ -16,6 +16,7 @@ top hit, because z-scores say which passage is best, not whether any is good.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -48,6 +49,9 @@ class Candidate:
     dense: float
     sent_cos: np.ndarray
     evidence: Evidence
+
+
+log = logging.getLogger("qa.search")
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,7 @@ class Retriever:
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
         self._text_tables: tuple[Generation, TextTables] | None = None
+        self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
     def load(cls, index: str | os.PathLike[str] = "index", *, model: str | None = None,
@@ -262,19 +267,7 @@ class Retriever:
             IndexMismatch: Built with another model or format (rebuild it).
             IndexCorrupt: Files are damaged (rebuild it).
         """
-        gen = _load_with_retry(index)
-        built_with = gen.manifest["model"]["name"]
-        if model is not None and model != built_with:
-            raise IndexMismatch(
-                f"index at {index}/ was built with model {built_with!r}, not {model!r}: "
-                f"run `qa build` with the model you want, or load it without a model"
-            )
-        embedder = Embedder(built_with)
-        if embedder.dimension != int(gen.manifest["model"]["dimension"]):
-            raise IndexMismatch(
-                f"model {built_with!r} makes {embedder.dimension}-d vectors but the index holds "
-                f"{gen.manifest['model']['dimension']}-d ones: run `qa build` to rebuild it"
-            )
+        gen, embedder = _load_with_retry(index, model=model)
         return cls(index, gen, embedder, fusion)
 
     # ------------------------------------------------------------------ state
@@ -306,24 +299,48 @@ class Retriever:
     def refresh(self) -> bool:
         """Switch to a newer generation if a build has made one. Returns True if it did.
 
-        Loading happens before the swap, so searches running meanwhile keep
-        using the old generation; a failed load leaves it in place. Cheap when
-        nothing changed: the manifest is only read when its file was replaced.
+        The new generation is loaded first and checked like :meth:`load` does
+        (same model, same dimension, consistent files); only then is it swapped
+        in, so searches running meanwhile keep using the old one. A generation
+        that fails is logged and remembered: it is not loaded again on every
+        question, only when a later build names another one. Cheap when nothing
+        changed: the manifest is only read when its file was replaced.
         """
         try:
             st = os.stat(self.index / MANIFEST)
-            stamp = (st.st_ino, st.st_mtime_ns)
-            if stamp == self._manifest_stamp:
-                return False
-            if read_manifest(self.index)["generation"] != self.generation:
-                self._gen = _load_with_retry(self.index)
-            else:
-                self._manifest_stamp = stamp
-                return False
-        except (OSError, QAError):
+        except OSError:
             return False
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if stamp == self._manifest_stamp:
+            return False
+        try:
+            manifest = read_manifest(self.index)
+        except QAError as exc:
+            log.error("not switching index generation: %s", exc)
+            self._manifest_stamp = stamp
+            return False
+        name = manifest["generation"]
+        if name == self.generation or name in self._failed:
+            self._manifest_stamp = stamp
+            return False
+        try:
+            _check_model(self.index, manifest, self._embedder.name, self._embedder)
+            gen = load_generation(self.index, manifest)
+        except QAError as exc:
+            self._failed[name] = str(exc)
+            self._manifest_stamp = stamp
+            log.error("not switching to index generation %s, still answering from %s: %s",
+                      name, self.generation, exc)
+            return False
+        self._gen = gen  # one reference assignment: a search holds either generation, never half
         self._manifest_stamp = stamp
+        log.info("switched to index generation %s", name)
         return True
+
+    @property
+    def failed_generations(self) -> dict[str, str]:
+        """Generations that failed to load, with the reason (they are not tried again)."""
+        return dict(self._failed)
 
     # ----------------------------------------------------------------- search
 
@@ -537,12 +554,52 @@ def _monotone(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-def _load_with_retry(index: str | os.PathLike[str]) -> Generation:
-    # A build that finishes between reading the manifest and opening its
-    # files may delete an older generation; reading the manifest again fixes it.
+def _check_model(index: str | os.PathLike[str], manifest: dict[str, Any], model: str | None,
+                 embedder: Embedder | None = None) -> Embedder:
+    """The embedder for ``manifest``, or :class:`IndexMismatch` if the index cannot be searched with it.
+
+    Args:
+        index: The index folder (for the message).
+        manifest: The manifest of the generation about to be loaded.
+        model: The model the caller searches with; ``None`` takes the index's own.
+        embedder: An embedder already in use (a refresh keeps the one it has).
+    """
+    built_with = manifest["model"]["name"]
+    if model is not None and model != built_with:
+        raise IndexMismatch(
+            f"index at {index}/ was built with model {built_with!r}, not {model!r}: "
+            f"run `qa build` with the model you want, or load it without a model (a running app: restart it)"
+        )
+    embedder = embedder or Embedder(built_with)
+    try:
+        expected = int(manifest["model"]["dimension"])
+    except (KeyError, TypeError, ValueError):
+        raise IndexMismatch(f"index at {index}/ does not say its vector dimension: run `qa build` to rebuild it") from None
+    if embedder.dimension != expected:
+        raise IndexMismatch(
+            f"model {built_with!r} makes {embedder.dimension}-d vectors but the index at {index}/ holds "
+            f"{expected}-d ones: run `qa build` to rebuild it"
+        )
+    return embedder
+
+
+def _load_with_retry(index: str | os.PathLike[str], model: str | None = None) -> tuple[Generation, Embedder]:
+    """Check the live manifest against the model, then load its generation.
+
+    Raises:
+        IndexNotFound, IndexMismatch, IndexCorrupt: As :meth:`Retriever.load` says.
+    """
     from .errors import IndexCorrupt
 
+    manifest = read_manifest(index)
+    embedder = _check_model(index, manifest, model)
     try:
-        return load_generation(index)
+        return load_generation(index, manifest), embedder
     except IndexCorrupt:
-        return load_generation(index)
+        # A build that finishes between reading the manifest and opening its
+        # files may delete an older generation; reading the manifest again fixes it.
+        again = read_manifest(index)
+        if again["generation"] == manifest["generation"]:
+            raise
+        embedder = _check_model(index, again, model, embedder)
+        return load_generation(index, again), embedder

@@ -12,12 +12,16 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
 from . import corpus as corpus_mod
-from .errors import BuildInProgress, QAError
+from .errors import BuildInProgress, DocumentExists, QAError
 from .indexing import BuildReport, build_index, is_stale
 from .search import Answer, Retriever
 from .store import read_manifest
@@ -25,15 +29,24 @@ from .store import read_manifest
 log = logging.getLogger("qa.web")
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted document
-MAX_FAILED_LOGINS = 5  # wrong passwords allowed per window before edits are refused
-LOGIN_WINDOW_SECONDS = 60.0
+# Wrong passwords allowed per client address in a moving window, before that address is locked out.
+LOGIN_LIMIT = "5/minute"
+# Questions per client address (chat, /ask and the MCP tool together), in a moving window:
+# far above a person typing, low enough that one script cannot starve the others.
+ASK_LIMIT = "60/minute"
 
 
 class EditRefused(QAError):
     """The caller may not edit the corpus."""
 
 
-def is_loopback(host: str) -> bool:
+class RateLimited(QAError):
+    """One client sent too many requests; the message says when to retry."""
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
     if host == "localhost":
         return True
     try:
@@ -43,10 +56,68 @@ def is_loopback(host: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who sent a web request.
+
+    Attributes:
+        host: The peer address of the connection (``request.client.host``).
+        forwarded_for: Addresses from an ``X-Forwarded-For`` header, if a proxy added one.
+    """
+
+    host: str
+    forwarded_for: tuple[str, ...] = ()
+
+    @classmethod
+    def from_request(cls, request: Any) -> "Caller":
+        """Read a ``gr.Request`` (or a Starlette request); unknown parts become empty."""
+        client = getattr(request, "client", None)
+        host = getattr(client, "host", None) or ""
+        headers = getattr(request, "headers", None) or {}
+        raw = headers.get("x-forwarded-for", "") if hasattr(headers, "get") else ""
+        return cls(host, tuple(a.strip() for a in raw.split(",") if a.strip()))
+
+    @property
+    def is_local(self) -> bool:
+        """True only for a loopback peer that is not relaying someone else (a reverse proxy)."""
+        return is_loopback(self.host) and all(is_loopback(a) for a in self.forwarded_for)
+
+    @property
+    def key(self) -> str:
+        """The address limits apply to: behind a local proxy, the client the proxy saw."""
+        if self.forwarded_for and is_loopback(self.host):
+            return self.forwarded_for[-1]
+        return self.host or "unknown"
+
+
+LOCAL = Caller("127.0.0.1")  # in-process calls (tests, scripts): the machine's own user
+
+
+@dataclass(frozen=True)
 class DocumentRow:
     name: str
     passages: int | None
     indexed_at: str | None  # None: in the corpus but not in the index yet
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What an edit from the web page did, told apart step by step.
+
+    Attributes:
+        added: Names stored in the corpus by this edit (or found there with the same content).
+        removed: Names deleted from the corpus by this edit.
+        errors: One line per file that was refused; nothing was stored for it.
+        report: The rebuild, when it ran and finished.
+        rebuild_error: Why the index was not rebuilt, when the corpus changed but the rebuild failed.
+        unchanged: Names that were already in the corpus with exactly this content.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    report: BuildReport | None = None
+    rebuild_error: str | None = None
+    unchanged: tuple[str, ...] = field(default=())
 
 
 class QAService:
@@ -56,22 +127,26 @@ class QAService:
         corpus: Corpus folder.
         index: Index folder.
         admin_password: Required for edits when set.
-        allow_edits: Allow edits without a password; honoured only on loopback.
-        host: The address the app listens on (decides whether ``allow_edits`` counts).
+        allow_edits: Allow edits without a password, to loopback clients only.
+        host: The address the app listens on (only for the hint shown on the page).
+        ask_limit: Questions per client in a moving window (``limits`` notation, e.g. ``"60/minute"``).
+        login_limit: Wrong passwords per client in a moving window before it is locked out.
     """
 
     def __init__(self, corpus: str | os.PathLike[str] = "corpus", index: str | os.PathLike[str] = "index",
                  *, admin_password: str | None = None, allow_edits: bool = False,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", ask_limit: str = ASK_LIMIT, login_limit: str = LOGIN_LIMIT) -> None:
         self.corpus = Path(corpus)
         self.index = Path(index)
         self.admin_password = admin_password or None
         self.allow_edits = allow_edits
         self.host = host
         self._retriever: Retriever | None = None
-        self._load_lock = threading.Lock()
-        self._failures: list[float] = []
-        self._failures_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # the first load only: there is nothing to answer from before it
+        self._refresh_lock = threading.Lock()  # one refresher at a time; the others do not wait for it
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._ask_limit: RateLimitItem = parse(ask_limit)
+        self._login_limit: RateLimitItem = parse(login_limit)
 
     # ---------------------------------------------------------------- startup
 
@@ -83,18 +158,52 @@ class QAService:
 
     @property
     def retriever(self) -> Retriever:
-        with self._load_lock:
-            if self._retriever is None:
-                self._retriever = Retriever.load(self.index)
-            else:
-                # Pick up a rebuild made by this app or by `qa build` elsewhere.
-                self._retriever.refresh()
-            return self._retriever
+        """The retriever, switched to the newest good generation.
+
+        A new generation is loaded outside any lock that questions wait on:
+        while one thread loads it, the others answer from the current one.
+        """
+        current = self._retriever
+        if current is None:
+            with self._load_lock:
+                if self._retriever is None:
+                    self._retriever = Retriever.load(self.index)
+                return self._retriever
+        # Pick up a rebuild made by this app or by `qa build` elsewhere.
+        if self._refresh_lock.acquire(blocking=False):
+            try:
+                current.refresh()
+            finally:
+                self._refresh_lock.release()
+        return current
+
+    def check_rate(self, caller: Caller | None) -> None:
+        """Raise :class:`RateLimited` when ``caller`` has asked too often (in-process calls are not limited)."""
+        if caller is None:
+            return
+        if not self._limiter.hit(self._ask_limit, "ask", caller.key):
+            wait = self._retry_after(self._ask_limit, "ask", caller.key)
+            raise RateLimited(f"too many requests from your address; try again in {wait} s")
+
+    def _retry_after(self, limit: RateLimitItem, *keys: str) -> int:
+        reset = self._limiter.get_window_stats(limit, *keys).reset_time
+        return max(1, int(reset - time.time()) + 1)
 
     # -------------------------------------------------------------- answering
 
-    def ask(self, question: str, k: int = 3) -> Answer:
-        """Answer a question (raises :class:`QAError` subclasses for bad input)."""
+    def ask(self, question: str, k: int = 3, caller: Caller | None = None) -> Answer:
+        """Answer a question.
+
+        Args:
+            question: The question.
+            k: Passages to return.
+            caller: The web client, whose questions are rate-limited; ``None`` for in-process calls.
+
+        Raises:
+            RateLimited: ``caller`` asked too often.
+            BadQuestion: The question is empty or too long.
+        """
+        self.check_rate(caller)
         return self.retriever.answer(question, k=k)
 
     def suggestions(self, n: int = 4) -> list[str]:
@@ -119,40 +228,72 @@ class QAService:
 
     # ---------------------------------------------------------------- editing
 
-    def can_edit_without_password(self) -> bool:
-        return self.admin_password is None and self.allow_edits and is_loopback(self.host)
+    def can_edit_without_password(self, caller: Caller | None = None) -> bool:
+        """True when edits need no password: ``--allow-edits``, no password set, and a local caller."""
+        return self.admin_password is None and self.allow_edits and (caller or LOCAL).is_local
 
-    def check_edit(self, password: str | None) -> None:
-        """Raise :class:`EditRefused` unless this caller may edit the corpus."""
+    def check_edit(self, password: str | None, caller: Caller | None = None) -> None:
+        """Raise :class:`EditRefused` unless this caller may edit the corpus.
+
+        Args:
+            password: What the caller typed.
+            caller: The web client; ``None`` for in-process calls (treated as local).
+        """
+        caller = caller or LOCAL
         if self.admin_password is None:
-            if self.can_edit_without_password():
+            if self.can_edit_without_password(caller):
                 return
             if self.allow_edits:
-                raise EditRefused("editing without a password is only allowed on a loopback address; "
-                                  "restart with --admin-password")
-            raise EditRefused("editing is off: restart with --admin-password (or --allow-edits on loopback)")
-        now = time.monotonic()
-        with self._failures_lock:
-            self._failures = [t for t in self._failures if now - t < LOGIN_WINDOW_SECONDS]
-            if len(self._failures) >= MAX_FAILED_LOGINS:
-                wait = int(LOGIN_WINDOW_SECONDS - (now - self._failures[0])) + 1
-                raise EditRefused(f"too many wrong passwords; try again in {wait} s")
-            if not password or not hmac.compare_digest(password.encode(), self.admin_password.encode()):
-                self._failures.append(now)
-                raise EditRefused("wrong admin password")
+                raise EditRefused("editing without a password is only allowed from this machine (a loopback "
+                                  "client, not through a proxy); restart with --admin-password")
+            raise EditRefused("editing is off: restart with --admin-password (or --allow-edits, for this machine only)")
+        # The lockout is per client address: another visitor's guesses cannot lock the admin out.
+        if not self._limiter.test(self._login_limit, "login", caller.key):
+            wait = self._retry_after(self._login_limit, "login", caller.key)
+            raise EditRefused(f"too many wrong passwords from your address; try again in {wait} s")
+        if not password or not hmac.compare_digest(password.encode(), self.admin_password.encode()):
+            self._limiter.hit(self._login_limit, "login", caller.key)
+            raise EditRefused("wrong admin password")
 
-    def add_text(self, password: str | None, title: str, text: str) -> corpus_mod.Document:
-        self.check_edit(password)
+    def _store(self, name: str, content: str | bytes) -> tuple[str, bool]:
+        """Add one document. Returns (stored name, True if it was already there with this content).
+
+        A retry after a failed rebuild sends the same content again: that is not
+        an error, the document is simply there already.
+        """
+        try:
+            return corpus_mod.add(self.corpus, name, content).name, False
+        except DocumentExists:
+            fname = corpus_mod.safe_name(name)
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            try:
+                same = (self.corpus / fname).read_bytes() == data
+            except OSError:
+                same = False
+            if same:
+                return fname, True
+            raise
+
+    def add_text(self, password: str | None, title: str, text: str,
+                 caller: Caller | None = None) -> corpus_mod.Document:
+        """Store a pasted document (without rebuilding; see :meth:`add_text_and_rebuild`)."""
+        self.check_edit(password, caller)
         if not (title or "").strip():
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
             raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
         return corpus_mod.add(self.corpus, title, text or "")
 
-    def add_files(self, password: str | None, paths: list[str]) -> tuple[list[str], list[str]]:
+    def add_files(self, password: str | None, paths: list[str],
+                  caller: Caller | None = None) -> tuple[list[str], list[str]]:
         """Add uploaded files. Returns (added names, one error line per refused file)."""
-        self.check_edit(password)
-        added, errors = [], []
+        added, errors, _same = self._add_files(password, paths, caller, accept_same=False)
+        return added, errors
+
+    def _add_files(self, password: str | None, paths: list[str], caller: Caller | None,
+                   accept_same: bool) -> tuple[list[str], list[str], list[str]]:
+        self.check_edit(password, caller)
+        added, errors, same = [], [], []
         for p in paths or []:
             shown = Path(p).name
             try:
@@ -164,16 +305,62 @@ class QAService:
                 if not name.lower().endswith(corpus_mod.SUFFIXES) or Path(shown).suffix.lower() not in corpus_mod.SUFFIXES:
                     raise corpus_mod.DocumentRejected(
                         f"{shown}: only {' and '.join(corpus_mod.SUFFIXES)} files can be uploaded")
-                added.append(corpus_mod.add(self.corpus, name, Path(p).read_bytes()).name)
+                data = Path(p).read_bytes()
+                if accept_same:
+                    stored, was_there = self._store(name, data)
+                    (same if was_there else added).append(stored)
+                else:
+                    added.append(corpus_mod.add(self.corpus, name, data).name)
             except QAError as exc:
                 errors.append(str(exc))
             except OSError as exc:
                 errors.append(f"{shown}: cannot be read ({exc.strerror})")
-        return added, errors
+        return added, errors, same
 
-    def remove(self, password: str | None, name: str) -> None:
-        self.check_edit(password)
+    def remove(self, password: str | None, name: str, caller: Caller | None = None) -> None:
+        self.check_edit(password, caller)
         corpus_mod.remove(self.corpus, name)
+
+    def _rebuild_after_edit(self, result: EditResult,
+                            progress: Callable[[str, int, int], None] | None) -> EditResult:
+        from dataclasses import replace
+
+        try:
+            return replace(result, report=self.rebuild(progress=progress))
+        except QAError as exc:
+            log.warning("corpus changed but the index was not rebuilt: %s", exc)
+            return replace(result, rebuild_error=str(exc))
+
+    def add_text_and_rebuild(self, password: str | None, title: str, text: str, caller: Caller | None = None,
+                             progress: Callable[[str, int, int], None] | None = None) -> EditResult:
+        """Store a pasted document and rebuild; a failed rebuild is reported, not hidden.
+
+        Raises:
+            EditRefused, DocumentRejected, DocumentExists: Nothing was stored.
+        """
+        self.check_edit(password, caller)
+        if not (title or "").strip():
+            raise corpus_mod.DocumentRejected("give the document a title")
+        if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
+            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+        name, was_there = self._store(title, text or "")
+        result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
+        return self._rebuild_after_edit(result, progress)
+
+    def add_files_and_rebuild(self, password: str | None, paths: list[str], caller: Caller | None = None,
+                              progress: Callable[[str, int, int], None] | None = None) -> EditResult:
+        """Store uploaded files and rebuild if any was stored (or was already there unindexed)."""
+        added, errors, same = self._add_files(password, paths, caller, accept_same=True)
+        result = EditResult(added=tuple(added), errors=tuple(errors), unchanged=tuple(same))
+        if not added and not same:
+            return result
+        return self._rebuild_after_edit(result, progress)
+
+    def remove_and_rebuild(self, password: str | None, name: str, caller: Caller | None = None,
+                           progress: Callable[[str, int, int], None] | None = None) -> EditResult:
+        """Delete a document and rebuild; a failed rebuild is reported, not hidden."""
+        self.remove(password, name, caller)
+        return self._rebuild_after_edit(EditResult(removed=(name,)), progress)
 
     def rebuild(self, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
         """Refresh the index; the chat keeps using the old one until this returns.

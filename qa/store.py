@@ -176,14 +176,54 @@ def dense_index_type(n: int) -> str:
 
 
 def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
+    """Make a directory's entries (new names, renames) durable."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file under ``root``, then every directory, deepest first.
+
+    FAISS and bm25s write through their own file handles and never fsync, so
+    after a power cut their files could be empty under a manifest that names
+    them. Syncing the whole folder before the rename and the manifest swap
+    makes the commit point come after the data it points to.
+    """
+    dirs = []
+    for folder, _subdirs, files in os.walk(root):
+        dirs.append(Path(folder))
+        for name in files:
+            fd = os.open(Path(folder) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for folder in reversed(dirs):
+        _fsync_dir(folder)
+
+
+# Named steps of a write, in order. QA_FAULT_POINT=<step> makes the writer stop
+# right after that step (QA_FAULT_ACTION=pause waits to be killed, die kills
+# itself with SIGKILL), so that tests can kill a build exactly inside the
+# write-and-swap window rather than wherever a timer happens to land.
+FAULT_POINTS = ("passages", "faiss", "bm25", "rename", "manifest-staged", "swap")
+
+
+def fault_point(step: str) -> None:
+    """Stop here if ``QA_FAULT_POINT`` names ``step`` (a test hook; a no-op otherwise)."""
+    if os.environ.get("QA_FAULT_POINT") != step:
+        return
+    import signal
+    import sys
+
+    print(f"qa fault point reached: {step}", file=sys.stderr, flush=True)
+    if os.environ.get("QA_FAULT_ACTION", "pause") == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    while True:  # pause: the test that set the variable kills this process
+        time.sleep(60)
 
 
 class Writer:
@@ -238,13 +278,18 @@ def write_generation(
             tmp / PASSAGES,
             "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records),
         )
+        fault_point("passages")
         dim = int(manifest["model"]["dimension"])
         writer.write_faiss(_dense_index(passage_vectors, dim), tmp / PASSAGE_VECTORS)
         writer.write_faiss(_dense_index(sentence_vectors, dim), tmp / SENTENCE_VECTORS)
+        fault_point("faiss")
         writer.write_lexical(lexical, tmp / BM25_DIR)
         writer.write_lexical(sentence_lexical, tmp / SENTENCE_BM25_DIR)
-        _fsync_dir(tmp)
+        fault_point("bm25")
+        _fsync_tree(tmp)
         os.rename(tmp, root / gen)
+        _fsync_dir(root)  # the rename is durable before any manifest names the generation
+        fault_point("rename")
         manifest = {
             **manifest,
             "generation": gen,
@@ -255,9 +300,11 @@ def write_generation(
         }
         staged = root / f".{MANIFEST}.{gen}.tmp"
         writer.write_text(staged, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        fault_point("manifest-staged")
         os.replace(staged, root / MANIFEST)  # the commit point
         committed = True
         _fsync_dir(root)
+        fault_point("swap")
     except BaseException as exc:
         if committed:  # the new index is live; never delete it
             if isinstance(exc, OSError):  # only the final directory fsync failed
@@ -324,6 +371,9 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     manifest = manifest or read_manifest(index)
     gen_dir = Path(index) / manifest["generation"]
     try:
+        for name in (PASSAGES, PASSAGE_VECTORS, SENTENCE_VECTORS, BM25_DIR, SENTENCE_BM25_DIR):
+            if not (gen_dir / name).exists():  # FAISS's own message for this is a C++ stack line
+                raise FileNotFoundError(2, "missing", str(gen_dir / name))
         records = _read_records(gen_dir / PASSAGES)
         documents = _read_documents(gen_dir / DOCUMENTS)
         p_index = _prepare(faiss.read_index(str(gen_dir / PASSAGE_VECTORS)))

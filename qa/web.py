@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: there is no internet
 
@@ -18,9 +18,11 @@ import gradio as gr  # noqa: E402
 from .errors import QAError  # noqa: E402
 from .render import answer_html, error_html, esc  # noqa: E402
 from .search import MAX_QUESTION_CHARS  # noqa: E402
-from .service import MAX_UPLOAD_BYTES, QAService  # noqa: E402
+from .service import ASK_LIMIT, MAX_UPLOAD_BYTES, Caller, EditResult, QAService  # noqa: E402
 
 log = logging.getLogger("qa.web")
+
+QUEUE_MAX_SIZE = 64  # requests waiting for a worker, all clients together
 
 CSS = """
 .qa-sentence { font-size: 1.05em; margin-bottom: .4em; }
@@ -38,12 +40,44 @@ def _doc_table(service: QAService) -> list[list[Any]]:
             for d in service.documents()]
 
 
+def edit_status(result: EditResult) -> str:
+    """What an edit did, in one status line: what was stored or removed, and whether the index followed."""
+    parts = [f"⚠️ {esc(e)}<br>" for e in result.errors]
+    done = []
+    if result.added:
+        done.append(f"Added {esc(', '.join(result.added))}")
+    if result.unchanged:
+        done.append(f"{esc(', '.join(result.unchanged))} was already in the corpus with the same content")
+    if result.removed:
+        done.append(f"Removed {esc(', '.join(result.removed))}")
+    if not done:
+        return "".join(parts)
+    line = "; ".join(done)
+    if result.rebuild_error:
+        line = (f"⚠️ {line}, but the index was not rebuilt: {esc(result.rebuild_error)}. "
+                "The chat still answers from the previous index; press <b>Rebuild index</b> to try again.")
+    elif result.report is not None:
+        line += f". Index rebuilt: {esc(result.report.summary())}."
+    return "".join(parts) + line
+
+
+def remove_status(service: QAService, password: str | None, name: str | None, confirmed: bool,
+                  caller: Caller | None, progress: Any = None) -> str:
+    """Remove a document only when one is chosen and the removal is confirmed."""
+    if not name:
+        return "⚠️ Choose a document to remove."
+    if not confirmed:
+        return (f"⚠️ Nothing was removed: tick “Yes, delete this document from the corpus” to confirm "
+                f"removing {esc(name)}.")
+    return edit_status(service.remove_and_rebuild(password, name, caller, progress))
+
+
 def create_app(service: QAService) -> gr.Blocks:
     """Lay out the app around a service. Call ``.launch()`` on the result, or use :func:`serve`."""
 
-    def respond(message: str) -> str:
+    def respond(message: str, caller: Caller | None = None) -> str:
         try:
-            answer = service.ask(message)
+            answer = service.ask(message, caller=caller)
             return answer_html(answer, service.suggestions() if not answer.found else None)
         except QAError as exc:
             return error_html(str(exc))
@@ -51,17 +85,18 @@ def create_app(service: QAService) -> gr.Blocks:
             log.exception("answering failed")
             return error_html("Something went wrong while searching. Please try again.")
 
-    def chat(message: str, history: list[Any] | None) -> tuple[str, list[Any]]:
+    def chat(message: str, history: list[Any] | None, request: gr.Request) -> tuple[str, list[Any]]:
         # The question is shown escaped, like everything else: displayed, never interpreted.
         shown = message if len(message) <= 300 else message[:300] + " …"
-        turn = [{"role": "user", "content": esc(shown)}, {"role": "assistant", "content": respond(message)}]
+        reply = respond(message, Caller.from_request(request))
+        turn = [{"role": "user", "content": esc(shown)}, {"role": "assistant", "content": reply}]
         return "", list(history or []) + turn
 
-    def chat_example(history: list[Any] | None, evt: gr.SelectData) -> tuple[str, list[Any]]:
+    def chat_example(history: list[Any] | None, evt: gr.SelectData, request: gr.Request) -> tuple[str, list[Any]]:
         value = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
-        return chat(value, history)
+        return chat(value, history, request)
 
-    def ask(question: str, k: int = 3) -> dict[str, Any]:
+    def ask(question: str, k: int = 3, request: gr.Request = None) -> dict[str, Any]:
         """Find the passages of the document collection that answer a question.
 
         Args:
@@ -72,7 +107,8 @@ def create_app(service: QAService) -> gr.Blocks:
             The answer as JSON: found (false when nothing relevant exists), message, and hits (each with text, answer_sentence, source, start and end offsets, section, question and relevance).
         """
         try:
-            return service.ask(question, k=max(1, min(10, int(k)))).to_dict()
+            caller = Caller.from_request(request) if request is not None else Caller("unknown")
+            return service.ask(question, k=max(1, min(10, int(k))), caller=caller).to_dict()
         except QAError as exc:
             return {"question": question if isinstance(question, str) else "", "found": False,
                     "message": str(exc), "error": str(exc), "hits": []}
@@ -81,55 +117,53 @@ def create_app(service: QAService) -> gr.Blocks:
             return {"question": "", "found": False, "message": "internal error", "error": "internal error",
                     "hits": []}
 
-    def corpus_view(status: str) -> tuple[Any, Any, str]:
+    def corpus_view(status: str) -> tuple[Any, Any, Any, str]:
         names = [d.name for d in service.documents()]
-        return _doc_table(service), gr.update(choices=names, value=None), status
+        # Nothing is preselected and the confirmation is cleared after every action.
+        return _doc_table(service), gr.update(choices=names, value=None), gr.update(value=False), status
 
-    def rebuild_after(prefix: str, progress: gr.Progress) -> str:
+    def ticker(progress: gr.Progress) -> Any:
         def tick(stage: str, done: int, total: int) -> None:
             if total:
                 progress((done, total), desc=stage, unit="texts" if stage == "embedding" else "steps")
+        return tick
 
-        report = service.rebuild(progress=tick)
-        return f"{prefix}Index rebuilt: {esc(report.summary())}."
+    def guarded(action: Callable[[], str]) -> tuple[Any, Any, Any, str]:
+        try:
+            return corpus_view(action())
+        except QAError as exc:
+            return corpus_view(f"⚠️ {esc(str(exc))}")
+        except Exception:
+            log.exception("corpus action failed")
+            return corpus_view("⚠️ Something went wrong; press Rebuild index, then check the document list.")
 
-    def guarded(action):
-        def run(*args, progress=gr.Progress()):
-            try:
-                return corpus_view(action(*args, progress=progress))
-            except QAError as exc:
-                return corpus_view(f"⚠️ {esc(str(exc))}")
-            except Exception:
-                log.exception("corpus action failed")
-                return corpus_view("⚠️ Something went wrong; the corpus and the index are unchanged.")
-        return run
-
-    def add_text(password: str, title: str, text: str, progress: gr.Progress) -> str:
-        doc = service.add_text(password, title, text)
-        return rebuild_after(f"Added {esc(doc.name)}. ", progress)
+    # Gradio fills in `request` and `progress` by their annotation and default, so each handler
+    # spells out its parameters.
+    def add_text(password: str, title: str, text: str, request: gr.Request, progress=gr.Progress()):
+        return guarded(lambda: edit_status(service.add_text_and_rebuild(
+            password, title, text, Caller.from_request(request), ticker(progress))))
 
     def clear_if_added(status_html: str, title_now: str, text_now: str) -> tuple[str, str]:
-        # Keep what was typed when the add failed, so that nothing is lost.
-        return ("", "") if status_html.startswith("Added") else (title_now, text_now)
+        # Keep what was typed unless it was stored, so that nothing is lost.
+        stored = status_html.startswith(("Added", "⚠️ Added")) or "already in the corpus with the same" in status_html
+        return ("", "") if stored else (title_now, text_now)
 
-    def add_files(password: str, files: list[str] | None, progress: gr.Progress) -> str:
+    def add_files(password: str, files: list[str] | None, request: gr.Request, progress=gr.Progress()):
         if not files:
-            return "⚠️ Choose one or more .txt or .md files first."
-        added, errors = service.add_files(password, [f if isinstance(f, str) else f.name for f in files])
-        msg = "".join(f"⚠️ {esc(e)}<br>" for e in errors)
-        if added:
-            msg += rebuild_after(f"Added {esc(', '.join(added))}. ", progress)
-        return msg
+            return corpus_view("⚠️ Choose one or more .txt or .md files first.")
+        paths = [f if isinstance(f, str) else f.name for f in files]
+        return guarded(lambda: edit_status(service.add_files_and_rebuild(
+            password, paths, Caller.from_request(request), ticker(progress))))
 
-    def remove(password: str, name: str | None, progress: gr.Progress) -> str:
-        if not name:
-            return "⚠️ Choose a document to remove."
-        service.remove(password, name)
-        return rebuild_after(f"Removed {esc(name)}. ", progress)
+    def remove(password: str, name: str | None, confirmed: bool, request: gr.Request, progress=gr.Progress()):
+        return guarded(lambda: remove_status(service, password, name, confirmed, Caller.from_request(request),
+                                             ticker(progress)))
 
-    def rebuild(password: str, progress: gr.Progress) -> str:
-        service.check_edit(password)
-        return rebuild_after("", progress)
+    def rebuild(password: str, request: gr.Request, progress=gr.Progress()):
+        def run() -> str:
+            service.check_edit(password, Caller.from_request(request))
+            return f"Index rebuilt: {esc(service.rebuild(progress=ticker(progress)).summary())}."
+        return guarded(run)
 
     with gr.Blocks(title="Ask the documents") as demo:
         gr.Markdown("## Ask the documents\nAnswers are passages quoted from the documents, with their sources.")
@@ -149,7 +183,7 @@ def create_app(service: QAService) -> gr.Blocks:
                                 interactive=False, label="Documents", elem_id="qa-docs")
             status = gr.Markdown(elem_id="qa-status")
             hint = ("Edits need the admin password." if service.admin_password else
-                    "Edits are allowed without a password (loopback only)." if service.can_edit_without_password()
+                    "Edits are allowed without a password, from this machine only." if service.allow_edits
                     else "Editing is off: start the app with --admin-password.")
             password = gr.Textbox(type="password", label="Admin password", info=hint, elem_id="qa-password")
             with gr.Accordion("Add a document by pasting text", open=True):
@@ -161,33 +195,38 @@ def create_app(service: QAService) -> gr.Blocks:
                                 label=f".txt or .md files, up to {MAX_UPLOAD_BYTES // 1024} KB each")
                 upload_btn = gr.Button("Upload and rebuild", elem_id="qa-upload-btn")
             with gr.Accordion("Remove a document", open=True):
-                which = gr.Dropdown(choices=[d.name for d in service.documents()], label="Document",
+                which = gr.Dropdown(choices=[d.name for d in service.documents()], value=None, label="Document",
                                     elem_id="qa-remove-choice")
+                confirm = gr.Checkbox(value=False, label="Yes, delete this document from the corpus",
+                                      elem_id="qa-remove-confirm")
                 remove_btn = gr.Button("Remove and rebuild", variant="stop", elem_id="qa-remove")
             rebuild_btn = gr.Button("Rebuild index", elem_id="qa-rebuild")
 
-        outputs = [docs, which, status]
-        add_btn.click(guarded(add_text), [password, title, text], outputs, api_visibility="private").then(
+        outputs = [docs, which, confirm, status]
+        add_btn.click(add_text, [password, title, text], outputs, api_visibility="private").then(
             clear_if_added, [status, title, text], [title, text], api_visibility="private")
-        upload_btn.click(guarded(add_files), [password, files], outputs, api_visibility="private")
-        remove_btn.click(guarded(remove), [password, which], outputs, api_visibility="private")
-        rebuild_btn.click(guarded(rebuild), [password], outputs, api_visibility="private")
+        upload_btn.click(add_files, [password, files], outputs, api_visibility="private")
+        remove_btn.click(remove, [password, which, confirm], outputs, api_visibility="private")
+        rebuild_btn.click(rebuild, [password], outputs, api_visibility="private")
         gr.api(ask, api_name="ask")
     return demo
 
 
 def serve(corpus: str = "corpus", index: str = "index", host: str = "127.0.0.1", port: int = 7860,
-          admin_password: str | None = None, allow_edits: bool = False, block: bool = True) -> gr.Blocks:
+          admin_password: str | None = None, allow_edits: bool = False, block: bool = True,
+          rate_limit: str = ASK_LIMIT) -> gr.Blocks:
     """Build the index if needed, then start the app.
 
     Args:
+        rate_limit: Questions per client address (``limits`` notation, e.g. ``"60/minute"``).
         block: Wait until the server stops (False returns the running app, for tests).
     """
     from tqdm import tqdm
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
-    service = QAService(corpus, index, admin_password=admin_password, allow_edits=allow_edits, host=host)
+    service = QAService(corpus, index, admin_password=admin_password, allow_edits=allow_edits, host=host,
+                        ask_limit=rate_limit)
     bar: dict[str, Any] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -203,7 +242,8 @@ def serve(corpus: str = "corpus", index: str = "index", host: str = "127.0.0.1",
         print(f"index built: {report.summary()}", file=sys.stderr)
     service.retriever  # noqa: B018 - load the model and index before the first question
     demo = create_app(service)
-    demo.queue(default_concurrency_limit=4)
+    # A bounded queue: past it, a visitor gets "the queue is full" at once instead of waiting forever.
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
     demo.launch(server_name=host, server_port=port, mcp_server=True, ssr_mode=False, show_error=False,
                 prevent_thread_lock=not block, css=CSS, max_file_size=4 * MAX_UPLOAD_BYTES,
                 footer_links=["api"])

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
+import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa import (BuildInProgress, IndexCorrupt, IndexWriteError, IndexMismatch, IndexNotFound, Retriever, build_index,
                 is_stale)
-from qa.store import Writer, read_manifest
+from qa.store import Writer, load_generation, read_manifest, write_generation
 
 NEW_DOC = """# Harbour Museum
 
@@ -107,12 +112,22 @@ def test_failed_write_leaves_old_index(workspace):
 def test_two_builds_at_once_are_safe(workspace):
     corpus, index = workspace
     (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
-    results, errors = [], []
+    new_passages = 2  # NEW_DOC's two sections
+    start = threading.Barrier(2)
+    runs, errors = [], []
 
     def run():
         try:
-            results.append(build_index(corpus, index))
-        except Exception as exc:  # pragma: no cover - reported below
+            marks: dict[str, float] = {}
+
+            def progress(stage, done, total):
+                marks.setdefault(stage, time.monotonic())  # "chunking" comes right after the lock is taken
+
+            start.wait()
+            called = time.monotonic()
+            report = build_index(corpus, index, progress=progress)
+            runs.append((called, marks["chunking"], time.monotonic(), report))
+        except Exception as exc:  # re-raised below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -120,9 +135,13 @@ def test_two_builds_at_once_are_safe(workspace):
         t.start()
     for t in threads:
         t.join()
-    assert not errors and len(results) == 2
-    # One of them embedded the new file; the other waited and found nothing to do.
-    assert sorted(r.embedded for r in results)[0] == 0
+    if errors:
+        raise errors[0]
+    first, second = sorted(runs, key=lambda r: r[1])
+    # The second was called before the first finished, and only got the lock after it.
+    assert second[0] < first[2] and second[1] >= first[2] - 0.05
+    assert first[3].embedded == new_passages and second[3].embedded == 0
+    assert second[3].reused == second[3].passages == first[3].passages
     assert Retriever.load(index).search("ship models", k=1)[0].source == "harbour.md"
 
 
@@ -153,11 +172,18 @@ def test_damaged_index_is_reported_and_repaired(workspace, victim, damage):
         path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     else:
         path.write_bytes(b"\x93NUMPY garbage {not json" * 3)
-    with pytest.raises((IndexCorrupt, IndexNotFound)) as info:
+    expected = IndexNotFound if (victim, damage) == ("manifest.json", "delete") else IndexCorrupt
+    with pytest.raises(expected) as info:
         Retriever.load(index)
-    assert "qa build" in str(info.value)
+    assert type(info.value) is expected
+    message = str(info.value)
+    assert "qa build" in message and "\n" not in message
+    if damage == "delete" and victim != "manifest.json":
+        assert f"({Path(victim).name} is missing)" in message
+    elif victim == "manifest.json" and damage != "delete":
+        assert "unreadable manifest.json" in message
     build_index(corpus, index)
-    assert Retriever.load(index).search("total revenue", k=1)
+    assert "120 billion" in Retriever.load(index).search("What is the total revenue of the park?", k=1)[0].text
 
 
 def test_wrong_model_is_a_mismatch(interview_index):
@@ -165,13 +191,98 @@ def test_wrong_model_is_a_mismatch(interview_index):
         Retriever.load(interview_index[1], model="some/other-model")
 
 
+def _other_dimension_generation(index, dim: int = 768) -> str:
+    """Write a complete, consistent generation of ``dim``-d vectors, as another model would make."""
+    gen = load_generation(index)
+    rng = np.random.default_rng(0)
+
+    def unit(n):
+        v = rng.standard_normal((n, dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    manifest = {k: v for k, v in gen.manifest.items() if k not in ("generation", "dense_index")}
+    manifest["model"] = {**manifest["model"], "dimension": dim}
+    written = write_generation(index, gen.records, unit(len(gen.records)), unit(gen.sentence_index.ntotal),
+                               gen.lexical, gen.sentence_lexical, manifest)
+    return written["generation"]
+
+
 def test_other_dimension_is_a_mismatch(workspace):
+    _, index = workspace
+    _other_dimension_generation(index)
+    with pytest.raises(IndexMismatch, match="makes 384-d vectors but the index at .* holds 768-d ones: run `qa build`"):
+        Retriever.load(index)
+
+
+def test_manifest_with_another_dimension_is_a_mismatch(workspace):
     _, index = workspace
     m = json.loads((index / "manifest.json").read_text())
     m["model"]["dimension"] = 768
     (index / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises((IndexMismatch, IndexCorrupt)):
+    with pytest.raises(IndexMismatch, match="768-d"):
         Retriever.load(index)
+
+
+def test_refresh_refuses_another_dimension_and_keeps_answering(workspace, caplog):
+    _, index = workspace
+    r = Retriever.load(index)
+    old = r.generation
+    new = _other_dimension_generation(index)
+    with caplog.at_level(logging.ERROR, logger="qa.search"):
+        assert not r.refresh()
+        assert not r.refresh()
+    assert r.generation == old and "768-d" in r.failed_generations[new]
+    assert "120 billion" in r.search("What is the total revenue of the park?", k=1)[0].text
+    errors = [x.getMessage() for x in caplog.records if x.levelno == logging.ERROR]
+    assert len(errors) == 1 and "768-d" in errors[0]
+
+
+def test_refresh_refuses_another_model(workspace, caplog):
+    """`qa build --model X` while an app is up: the app keeps its model and its generation."""
+    corpus, index = workspace
+    r = Retriever.load(index)
+    old = r.generation
+    (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
+    build_index(corpus, index)
+    m = json.loads((index / "manifest.json").read_text())
+    m["model"]["name"] = "some/other-model"  # what a build with another 384-d model writes
+    (index / "manifest.json").write_text(json.dumps(m))
+    with caplog.at_level(logging.ERROR, logger="qa.search"):
+        assert not r.refresh()
+    assert r.generation == old
+    assert "built with model 'some/other-model', not 'all-MiniLM-L6-v2'" in r.failed_generations[m["generation"]]
+    assert "120 billion" in r.search("What is the total revenue of the park?", k=1)[0].text
+
+
+def test_every_generation_file_is_fsynced_before_the_manifest_swap(workspace, monkeypatch):
+    """A power cut after the swap must not find a manifest naming files that never reached the disk."""
+    import qa.store
+
+    corpus, index = workspace
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst, *a, **k):
+        events.append(("replace", str(dst)))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(qa.store.os, "fsync", fsync)
+    monkeypatch.setattr(qa.store.os, "replace", replace)
+    (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
+    build_index(corpus, index)
+    gen = read_manifest(index)["generation"]
+    swap = events.index(("replace", str(index / "manifest.json")))
+    before = [path for kind, path in events[:swap] if kind == "fsync"]
+    partial = str((index / f".{gen}.partial").resolve())
+    synced = {os.path.relpath(p, partial) for p in before if p == partial or p.startswith(partial + "/")}
+    on_disk = {str(p.relative_to(index / gen)) for p in (index / gen).rglob("*")} | {"."}
+    assert synced == on_disk  # every file and folder of the generation, FAISS and BM25 included
+    assert str(index.resolve()) in before  # the rename into place, before the manifest names it
+    assert ("fsync", str(index.resolve())) in events[swap:]  # and the swap itself
 
 
 def test_staleness(workspace):
@@ -198,15 +309,44 @@ def test_large_indexes_switch_to_ivf_and_still_find_answers(workspace, monkeypat
 
     corpus, index = workspace
     monkeypatch.setattr(qa.store, "FLAT_MAX_VECTORS", 10)
+    monkeypatch.setattr(qa.store, "IVF_NPROBE", 4)  # below nlist for both indexes: a real, partial IVF search
     report = build_index(corpus, index)
     assert report.embedded == 0  # vectors come back out of the previous (Flat) index
     m = read_manifest(index)
-    assert m["dense_index"]["sentences"].startswith("IVF") and m["dense_index"]["passages"].startswith("IVF")
+    gen = load_generation(index)
+    for kind, idx in (("passages", gen.passage_index), ("sentences", gen.sentence_index)):
+        assert m["dense_index"][kind] == f"IVF{idx.nlist},Flat nprobe=4" and idx.nprobe == 4 < idx.nlist
     r = Retriever.load(index)
     hit = r.search("What is the total revenue of the park?", k=1)[0]
     assert "120 billion yuan" in hit.answer_sentence
     # And a rebuild from an IVF index reuses its vectors too.
     assert build_index(corpus, index).embedded == 0
+
+
+def test_ivf_recall_against_exact_search(interview_index, monkeypatch):
+    """IVF as the store builds it, on real vectors grown past the switch, finds what exact search finds."""
+    import faiss
+
+    import qa.store
+
+    gen = load_generation(interview_index[1])
+    base = qa.store.reconstruct(gen.sentence_index, np.arange(gen.sentence_index.ntotal))
+    rng = np.random.default_rng(3)
+    # Real MiniLM sentence vectors and noisy copies of them (cosine about 0.9 to the original).
+    copies = base[rng.integers(0, len(base), 6000)] + 0.48 * rng.standard_normal((6000, base.shape[1])).astype(
+        np.float32) / np.sqrt(base.shape[1])
+    data = np.concatenate([base, copies / np.linalg.norm(copies, axis=1, keepdims=True)]).astype(np.float32)
+    monkeypatch.setattr(qa.store, "FLAT_MAX_VECTORS", 1000)
+    ivf = qa.store._dense_index(data, data.shape[1])
+    assert isinstance(ivf, faiss.IndexIVFFlat) and ivf.nprobe == qa.store.IVF_NPROBE < ivf.nlist
+    flat = faiss.IndexFlatIP(data.shape[1])
+    flat.add(data)
+    queries = Retriever.load(interview_index[1]).encode(
+        [json.loads(x)["question"] for x in (Path(__file__).parent / "data" / "dev_questions.jsonl").read_text().splitlines() if x.strip()])
+    _, truth = flat.search(queries, 10)
+    _, found = ivf.search(queries, 10)
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+    assert recall >= 0.95, recall
 
 
 def test_refresh_keeps_the_old_generation_when_the_new_one_is_damaged(workspace):

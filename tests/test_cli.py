@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,11 @@ def test_add_and_remove(workspace, tmp_path):
     doc.write_text("# Harbour\n\nThe Harbour Museum keeps 340 ship models, the oldest from 1602.\n")
     out = qa("add", str(doc), "--corpus", str(corpus), "--index", str(index))
     assert out.returncode == 0, out.stderr
-    assert (corpus / "harbour.md").exists() and "1 embedded" in out.stdout.replace("2 embedded", "1 embedded")
+    assert (corpus / "harbour.md").exists()
+    counts = re.search(r"2 files, (\d+) passages, (\d+) embedded, (\d+) reused, 0 removed", out.stdout)
+    assert counts, out.stdout
+    passages, embedded, reused = map(int, counts.groups())
+    assert embedded == 1 and reused == passages - 1  # one passage for the new file; the interview's are reused
     out = qa("ask", "How many ship models are there?", "--json", "--index", str(index), "--corpus", str(corpus))
     assert json.loads(out.stdout)["hits"][0]["source"] == "harbour.md"
 
@@ -61,6 +66,36 @@ def test_add_and_remove(workspace, tmp_path):
     out = qa("remove", "nope.md", "--corpus", str(corpus), "--index", str(index))
     assert out.returncode == 1 and "no document 'nope.md'" in out.stderr
     no_traceback(out)
+
+
+def test_remove_checks_every_name_before_deleting_any(workspace):
+    corpus, index = workspace
+    (corpus / "a.md").write_text("# A\n\nThe alpha lighthouse stands on the north cape.\n")
+    assert qa("build", "--corpus", str(corpus), "--index", str(index)).returncode == 0
+    before = (index / "manifest.json").read_text()
+    out = qa("remove", "a.md", "missing.md", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 1 and "no document 'missing.md'" in out.stderr and out.stdout == ""
+    no_traceback(out)
+    assert (corpus / "a.md").exists() and (index / "manifest.json").read_text() == before
+    out = qa("remove", "a.md", "a.md", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0 and out.stdout.count("removed a.md") == 1 and not (corpus / "a.md").exists()
+
+
+def test_usage_errors_are_one_line(workspace):
+    _, index = workspace
+    cases = [
+        (qa("ask"), "Missing argument 'QUESTION'", "qa.cli ask --help"),
+        (qa("ask", "total revenue", "-k", "51", "--index", str(index)), "51 is not in the range 1<=x<=50", "ask --help"),
+        (qa("ask", "total revenue", "--no-such-option"), "No such option '--no-such-option'", "ask --help"),
+        (qa("nosuch"), "No such command 'nosuch'", "qa.cli --help"),
+        (qa("serve", "--rate-limit", "lots"), "is not a rate such as 60/minute", "serve --help"),
+    ]
+    for proc, expected, hint in cases:
+        assert proc.returncode == 2, proc.stderr
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0] and hint in lines[0], proc.stderr
+        assert proc.stdout == ""
+    assert qa("--help").returncode == 0
 
 
 def test_stale_index_is_reported(workspace):

@@ -18,6 +18,7 @@ from .text import _lines
 # MultiMarkdown / Pelican metadata: "Key: value" lines at the very top, then a blank line.
 _KEY_VALUES = re.compile(r"\A(?:[A-Za-z][\w-]{0,30}:[ \t][^\n]*\n)+(?:\n|\Z)")
 _HEADING_ID = re.compile(r"\s*(\{#[^}]*\}|#+)\s*$")  # "## Why? {#why}" and "# Title #"
+_TOC_ITEM = re.compile(r"^\s*([-*+]|\d{1,3}[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\)\s*$")
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
@@ -85,6 +86,9 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
             depth += 1
             if tok.type == "list_item_open" and depth == 1 and tok.map and (sp := span(*tok.map)):
                 item = text[sp[0]:sp[1]]
+                if _TOC_ITEM.match(item):  # a link to a heading of this page: a table of contents
+                    blocks.append(Block("metadata", sp[0], sp[1], rule="table of contents"))
+                    continue
                 b = paragraph_block(text, sp[0], sp[1])
                 blocks.append(b if b.kind == "list_item" else Block(
                     "list_item", sp[0], sp[1], body_start=sp[0] + len(item) - len(item.lstrip("-*+0123456789.) "))))
