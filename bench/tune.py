@@ -35,6 +35,7 @@ import sets
 from quality import encode_questions, is_right
 
 MODELS = Path(__file__).resolve().parents[1] / "qa" / "models"
+ANSWER_PRECISION = 0.75  # the "answer" tier: how often its top passage must be right
 
 
 def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict]:
@@ -216,16 +217,21 @@ def tune_confidence(quick: bool, rnd: random.Random) -> dict:
     # "not in the documents" below this: keep 92% of the answerable calibration questions
     # answered (the bar is 90%; the margin absorbs the shift to unseen articles).
     closest = float(np.quantile(p[answerable], 0.08))
-    # "answer" from here: the lowest threshold at which the top passage is right 80% of the time.
+    # "answer" from here: the lowest threshold above which the top passage is right in at
+    # least 75% of calibration questions (with 50 or more of them above it, so the
+    # precision is measured, not luck).
     order = np.argsort(-p)
     prec = np.cumsum(y[order]) / np.arange(1, len(y) + 1)
-    ok = np.flatnonzero(prec >= 0.80)
-    answer_t = float(p[order][ok[-1]]) if len(ok) else 0.9
+    ok = [i for i in np.flatnonzero(prec >= ANSWER_PRECISION) if i >= 49]
+    answer_t = float(p[order][ok[-1]]) if ok else float(p[order][49])
     answer_t = max(answer_t, closest)
     sel = p >= closest
     tiers = {
         "answer": {"threshold": answer_t, "precision": float(y[p >= answer_t].mean()) if (p >= answer_t).any() else 1.0,
-                   "why": "lowest threshold where the top passage answers in at least 80% of calibration questions"},
+                   "why": (f"lowest threshold where the top passage answers in at least {ANSWER_PRECISION:.0%} of the "
+                           "calibration questions above it" if ok else
+                           f"{ANSWER_PRECISION:.0%} is reached by fewer than 50 calibration questions: the "
+                           "threshold that keeps the 50 most confident")},
         "closest": {"threshold": closest, "precision": float(y[sel].mean()),
                     "why": "keeps 92% of answerable calibration questions answered (bar: 90%)"},
     }

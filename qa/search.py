@@ -147,7 +147,7 @@ class Tiers:
 
     Attributes:
         answer: At or above this confidence the top hit is shown as the answer
-            (chosen so that the top passage answers in >= 80% of such questions).
+            (chosen so that the top passage answers in >= 75% of such questions).
         closest: At or above this (and below ``answer``) it is shown as the
             closest passage, which may not answer; below it, "not in the
             documents" (chosen to keep >= 92% of answerable questions answered).
