@@ -88,7 +88,8 @@ def phase_quality(corpus: str, index: str, limit: str = "0") -> dict:
     for q, v in zip(questions, vecs):
         hits = r.search(q.text, k=10, vector=v)
         ranked.append([h.source == q.doc and h.start < q.end and h.end > q.start for h in hits])
-    return {**metrics(ranked), "questions": len(questions), "backend": r._embedder.backend}
+    return {**metrics(ranked), "hit@1 count": sum(bool(x and x[0]) for x in ranked), "questions": len(questions),
+            "backend": r._embedder.backend}
 
 
 def phase_warm(index: str, backend: str, rounds: str) -> dict:
@@ -211,11 +212,11 @@ def section(o: dict) -> str:
         (f"web app resident memory after {m['onnx']['questions']} questions through `/ask`, ONNX / torch",
          f"{m['onnx']['rss_mb']} MB / {m['torch']['rss_mb']} MB", f"**{m['ratio']}×**", "≤ 0.5×"),
         (f"full build of {o['articles']} SQuAD articles ({b['onnx']['texts']} texts), throughput ONNX / torch",
-         f"{b['torch']['seconds']:.1f} s / {b['onnx']['seconds']:.1f} s of torch / ONNX "
-         f"(encoding stage {b['torch']['embed_seconds']:.1f} s / {b['onnx']['embed_seconds']:.1f} s)",
+         f"torch {b['torch']['seconds']:.1f} s, ONNX {b['onnx']['seconds']:.1f} s (encoding stage "
+         f"{b['torch']['embed_seconds']:.1f} s, {b['onnx']['embed_seconds']:.1f} s)",
          f"**{b['ratio']}×**", "≥ 1.0×"),
         ("same builds, CPU time of the process, torch / ONNX (less sensitive to the other jobs on the machine)",
-         f"{b['torch']['cpu_seconds']:.1f} s / {b['onnx']['cpu_seconds']:.1f} s", f"{b['cpu ratio']}×", ""),
+         f"torch {b['torch']['cpu_seconds']:.1f} s, ONNX {b['onnx']['cpu_seconds']:.1f} s", f"{b['cpu ratio']}×", ""),
     ]
     out = [SECTION, "",
            f"Machine: {machine()}, shared with other jobs while this ran, so single figures are noisy; each "
@@ -225,15 +226,27 @@ def section(o: dict) -> str:
     out += [f"| {a} | {b_} | {r} | {t} |" for a, b_, r, t in rows]
     out += ["", f"SQuAD v1.1 dev, the first {o['articles']} articles ({q['torch']['questions']} questions): each "
             "index built and searched with one backend.", "",
-            "| backend | hit@1 | hit@5 | MRR@10 | hit@1 − torch |", "|---|---|---|---|---|"]
+            "| backend | hit@1 (questions) | hit@5 | MRR@10 | hit@1 − torch |", "|---|---|---|---|---|"]
+    ex = o["hit@1 exact"]
     for name in ("torch", "onnx", "onnx int8"):
         r = q[name]
-        out.append(f"| {name} | {r['hit@1']} | {r['hit@5']} | {r['mrr@10']} | "
-                   f"{r['hit@1'] - q['torch']['hit@1']:+.4f} |")
+        out.append(f"| {name} | {r['hit@1']} ({r['hit@1 count']}) | {r['hit@5']} | {r['mrr@10']} | "
+                   f"{ex[name] - ex['torch']:+.4f} |")
     out += ["", f"Build default: **{b['default']}** (the faster of the two in this run). "
-            f"int8 default: **{'yes' if o['int8 default'] else 'no'}** (only if hit@1 drops by at most 0.005 "
-            f"against float32 ONNX; it dropped by {q['onnx']['hit@1'] - q['onnx int8']['hit@1']:+.4f}). "
+            f"int8 as the default: **{'yes' if o['int8 default'] else 'no'}**: hit@1 fell by "
+            f"{ex['onnx'] - ex['onnx int8']:.4f} against float32 ONNX (allowed: 0.005) and is "
+            f"{ex['torch'] - ex['onnx int8']:.4f} under torch (the quality target allows 0.002). "
             f"The ONNX app had torch mapped: {m['onnx']['torch loaded']}; the torch app: {m['torch']['torch loaded']}.",
+            "",
+            "Reading these figures: the machine was oversubscribed (load average about 12 on 2 cores) during this "
+            "run, and torch suffers from that far more than onnxruntime, because its OpenMP threads wait for each "
+            f"other while other processes hold the cores. The torch p50 of {w['torch encode p50 ms']} ms compares "
+            "with 6.5 to 6.8 ms on a quiet machine (issue 12), where onnxruntime encoded a question in 1.8 to 2.2 ms "
+            "and the rest of a search took about 1 ms: so on a quiet machine the warm ratio should be near 0.45, "
+            "not the figure above, and the cold and build ratios are likely flattered in the same way, if less. "
+            "The memory ratio does not depend on load. About 150 MB of the ONNX app is gradio and the app itself "
+            "(measured by importing `qa.web` alone), and about 100 MB the float32 weights in onnxruntime; the int8 "
+            "model holds about 35 MB instead.",
             ""]
     return "\n".join(out)
 
@@ -253,6 +266,33 @@ def write_section(text: str) -> None:
     path.write_text(new)
 
 
+def requality(a: argparse.Namespace) -> None:
+    out = json.loads((CACHE / "onnx_bench.json").read_text())
+    corpus, _, _ = common.squad_corpus(out["articles"])
+    for name, env in (("torch", env_for("torch")), ("onnx", env_for("onnx")), ("onnx int8", env_for("onnx", True))):
+        index = CACHE / f"onnx_squad_{out['articles']}_{name.replace(' ', '_')}"
+        out["quality"][name] = sub("quality", env, str(corpus), str(index), str(a.squad_questions))
+        print(name, out["quality"][name], flush=True)
+    finish(out, a)
+
+
+def finish(out: dict, a: argparse.Namespace) -> None:
+    quality = out["quality"]
+    exact = {k: v["hit@1 count"] / v["questions"] for k, v in quality.items()}
+    out["hit@1 exact"] = exact
+    # The issue allows int8 as the default only if hit@1 drops by at most 0.005, and also asks that
+    # quality stay within 0.002 of torch: both must hold.
+    out["int8 default"] = (exact["onnx"] - exact["onnx int8"] <= 0.005
+                           and abs(exact["onnx int8"] - exact["torch"]) <= 0.002)
+    print(json.dumps(out, indent=2))
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=2))
+    (CACHE / "onnx_bench.json").write_text(json.dumps(out, indent=2))
+    if not a.no_write:
+        write_section(section(out))
+        print(f"wrote the ONNX section of {ROOT / 'bench' / 'RESULTS.md'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--phase", choices=sorted(PHASES))
@@ -263,12 +303,21 @@ def main() -> None:
     ap.add_argument("--squad-questions", type=int, default=0, help="cap on SQuAD questions (0: all of the articles')")
     ap.add_argument("--json")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md (smoke runs)")
+    ap.add_argument("--rewrite", action="store_true", help="rewrite the RESULTS.md section from the last run's JSON")
+    ap.add_argument("--requality", action="store_true",
+                    help="recompute only the (deterministic) SQuAD figures of the last run's indexes")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.phase:
         print(json.dumps(PHASES[a.phase](*a.args)))
         return
     CACHE.mkdir(parents=True, exist_ok=True)
+    if a.requality:
+        requality(a)
+        return
+    if a.rewrite:
+        write_section(section(json.loads((CACHE / "onnx_bench.json").read_text())))
+        return
     subprocess.run([sys.executable, "-m", "qa.onnx_model", "--int8"], check=True, env=env_for("auto"))
     interview = CACHE / "onnx_interview"
     shutil.rmtree(interview, ignore_errors=True)
@@ -299,14 +348,7 @@ def main() -> None:
     build["cpu ratio"] = round(build["torch"]["cpu_seconds"] / build["onnx"]["cpu_seconds"], 3)
     build["default"] = "onnx" if build["ratio"] >= 1.0 else "torch"
     out["build"], out["quality"] = build, quality
-    out["int8 default"] = quality["onnx"]["hit@1"] - quality["onnx int8"]["hit@1"] <= 0.005
-    print(json.dumps(out, indent=2))
-    if a.json:
-        Path(a.json).write_text(json.dumps(out, indent=2))
-    (CACHE / "onnx_bench.json").write_text(json.dumps(out, indent=2))
-    if not a.no_write:
-        write_section(section(out))
-        print(f"wrote the ONNX section of {ROOT / 'bench' / 'RESULTS.md'}")
+    finish(out, a)
 
 
 if __name__ == "__main__":

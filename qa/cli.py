@@ -270,15 +270,26 @@ def status(corpus: str, index: str) -> None:
 
 
 @main.command(name="eval")
-@click.argument("questions", type=click.Path(exists=True, dir_okay=False))
+@click.argument("questions", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--off-topic", type=click.Path(exists=True, dir_okay=False),
               help="JSONL of questions the corpus cannot answer.")
 @INDEX
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def eval_(questions: str, off_topic: str | None, index: str, as_json: bool) -> None:
-    """Measure hit@1, hit@3 and MRR@5 on QUESTIONS (JSONL with answer_contains)."""
+@click.option("--feedback", "feedback", is_flag=False, flag_value="", default=None, metavar="[PATH]",
+              help="Summarize the chat's 👍/👎 votes (default INDEX/feedback.jsonl) instead of asking QUESTIONS.")
+@click.option("--write-questions", type=click.Path(dir_okay=False),
+              help="With --feedback: write the confirmed (👍) answers as a questions file for `qa eval`.")
+def eval_(questions: str | None, off_topic: str | None, index: str, as_json: bool, feedback: str | None,
+          write_questions: str | None) -> None:
+    """Measure hit@1, hit@3 and MRR@5 on QUESTIONS (JSONL with answer_contains), or summarize --feedback."""
     from .evaluate import evaluate
     from .search import Retriever
+
+    if feedback is not None:
+        _feedback(feedback or str(Path(index) / "feedback.jsonl"), as_json, write_questions)
+        return
+    if not questions:
+        _fail("give a QUESTIONS file (JSONL with question and answer_contains), or --feedback", 2)
 
     report = evaluate(Retriever.load(index), questions, off_topic)
     if as_json:
@@ -290,6 +301,29 @@ def eval_(questions: str, off_topic: str | None, index: str, as_json: bool) -> N
         click.echo(f"off-topic {report.off_topic}: abstained {report.abstained:.3f}")
     for m in report.misses:
         click.echo(f"  miss (rank {m.rank or '>5'}): {m.question}")
+
+
+def _feedback(path: str, as_json: bool, write_questions: str | None) -> None:
+    """Summarize a votes log; optionally write the confirmed answers as a questions file."""
+    from . import feedback as fb
+
+    votes = fb.read(path)
+    summary = fb.summarize(votes)
+    rows = fb.to_questions(votes)
+    if write_questions:
+        Path(write_questions).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                         encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps({**summary.__dict__, "by_tier": {k: list(v) for k, v in summary.by_tier.items()},
+                               "down_questions": [list(x) for x in summary.down_questions]}, indent=2))
+        return
+    click.echo(f"votes {summary.votes}: 👍 {summary.up}  👎 {summary.down}")
+    for tier, (up, down) in sorted(summary.by_tier.items()):
+        click.echo(f"  {tier}: 👍 {up}  👎 {down}")
+    for q, n in summary.down_questions[:20]:
+        click.echo(f"  👎 {n}x: {q}")
+    if write_questions:
+        click.echo(f"wrote {len(rows)} confirmed questions to {write_questions}; run: qa eval {write_questions}")
 
 
 @main.command()

@@ -406,17 +406,24 @@ def load(model_path: str | os.PathLike[str], *, int8: bool = False) -> OnnxEncod
             return OnnxEncoder(dest, int8=int8)
         except ModelError as exc:
             log.warning("%s; exporting it again", exc)
-    with _export_lock(dest):
-        try:  # another process may have finished the export while this one waited
-            return OnnxEncoder(dest, int8=int8)
-        except ModelError:
-            pass
-        try:
-            OnnxEncoder(dest)
-        except ModelError:
-            export(spec, dest)
-        if int8:
-            quantize(dest)
+    try:
+        with _export_lock(dest):
+            try:  # another process may have finished the export while this one waited
+                return OnnxEncoder(dest, int8=int8)
+            except ModelError:
+                pass
+            try:
+                OnnxEncoder(dest)
+            except ModelError:
+                export(spec, dest)
+            if int8:
+                quantize(dest)
+    except ModelError:
+        raise
+    except Exception as exc:  # a read-only cache, an operator the exporter lacks...: all mean "use torch"
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise ModelError(f"cannot export {spec.path.name!r} to ONNX in {dest.parent}: "
+                         f"{exc.__class__.__name__} {detail}".rstrip()) from exc
     return OnnxEncoder(dest, int8=int8)
 
 

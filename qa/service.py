@@ -10,6 +10,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,8 +24,12 @@ from limits.strategies import MovingWindowRateLimiter
 from . import corpus as corpus_mod
 from .errors import BuildInProgress, DocumentExists, QAError
 from .indexing import BuildReport, build_index, is_stale
+from .feedback import FEEDBACK_FILE, Shown, Vote
+from .feedback import record as record_vote
+from .followup import Resolution, resolve, resolve_history
 from .search import Answer, Retriever
-from .store import read_manifest
+from .store import SourceDocument, read_manifest
+from .suggest import pick_suggestions
 
 log = logging.getLogger("qa.web")
 
@@ -53,6 +58,34 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def readable_name(title: str) -> str:
+    """A file name for a pasted document: ``"Lighthouse notes"`` becomes ``Lighthouse-notes.md``.
+
+    Letters and digits of any script are kept, with their case; every other run of
+    characters becomes one hyphen (so no spaces, slashes or dots); a trailing
+    ``.md``/``.txt`` in the title is dropped.
+    """
+    title = re.sub(r"\.(md|txt)\s*$", "", title.strip(), flags=re.IGNORECASE)
+    stem = re.sub(r"[\W_]+", "-", title).strip("-")[:80].strip("-")
+    return (stem or "document") + ".md"
+
+
+def titled(title: str, text: str) -> str:
+    """The pasted text with its title as the first line, a Markdown heading (not repeated if already there).
+
+    Raises:
+        DocumentRejected: The text is empty (a title alone is not a document).
+    """
+    title = " ".join(title.split())
+    if not text.strip():
+        raise corpus_mod.DocumentRejected(f"{readable_name(title)}: the document is empty")
+    body = text.lstrip("\n")
+    first, _, rest = body.partition("\n")
+    if first.lstrip("# ").strip().lower() == title.lower():
+        body = rest.lstrip("\n")
+    return f"# {title}\n\n{body}"
 
 
 @dataclass(frozen=True)
@@ -147,6 +180,9 @@ class QAService:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._ask_limit: RateLimitItem = parse(ask_limit)
         self._login_limit: RateLimitItem = parse(login_limit)
+        self._suggest_lock = threading.Lock()
+        self._suggested: tuple[Any, list[str]] = (None, [])
+        self.feedback_path = self.index / FEEDBACK_FILE
 
     # ---------------------------------------------------------------- startup
 
@@ -191,40 +227,63 @@ class QAService:
 
     # -------------------------------------------------------------- answering
 
-    def ask(self, question: str, k: int = 3, caller: Caller | None = None) -> Answer:
-        """Answer a question.
+    def ask(self, question: str, k: int = 3, caller: Caller | None = None,
+            history: list[Any] | None = None) -> Answer:
+        """Answer a question, resolved against ``history`` when it is a follow-up.
 
         Args:
-            question: The question.
+            question: The question as typed.
             k: Passages to return.
             caller: The web client, whose questions are rate-limited; ``None`` for in-process calls.
+            history: Earlier questions (or ``{question, answer}`` pairs), oldest first.
 
         Raises:
             RateLimited: ``caller`` asked too often.
             BadQuestion: The question is empty or too long.
         """
         self.check_rate(caller)
-        return self.retriever.answer(question, k=k)
+        return self.retriever.answer(self.resolve(question, history).searched, k=k)
+
+    def resolve(self, question: str, history: list[Any] | None) -> Resolution:
+        """The question as it will be searched, given the earlier turns (see :mod:`qa.followup`)."""
+        if not isinstance(question, str):
+            return Resolution("", "")
+        return resolve(question, resolve_history(history))
 
     def suggestions(self, n: int = 4) -> list[str]:
-        """Short questions the corpus can answer: its interviewers' questions, else its headings."""
+        """Questions that stand alone and that the corpus answers well, spread over its documents.
+
+        Candidates are the documents' own questions (interview and FAQ questions,
+        headings that are questions) that need no context, then headings turned
+        into questions; each is kept only if asking it gives a confident answer.
+        Recomputed when the index changes.
+        """
         try:
-            records = self.retriever._gen.records
+            r = self.retriever
         except QAError:
             return []
-        out: list[str] = []
-        for r in records:
-            if r.question:
-                first = next((s.strip() + "?" for s in r.question.split("?") if 10 < len(s.strip()) < 90), None)
-                if first and first not in out:
-                    out.append(first)
-        if not out:
-            out = list(dict.fromkeys(f"What does it say about {r.section}?" for r in records if r.section))
-        # Spread the picks over the corpus rather than taking the first few.
-        if len(out) > n:
-            step = len(out) / n
-            out = [out[int(i * step)] for i in range(n)]
-        return out
+        with self._suggest_lock:
+            key = (r.generation, n)
+            if self._suggested[0] != key:
+                self._suggested = (key, pick_suggestions(r, n))
+            return list(self._suggested[1])
+
+    def source(self, name: str) -> SourceDocument:
+        """The indexed text of a document, for the source viewer.
+
+        Raises:
+            DocumentNotFound: It is not in the index (any more).
+        """
+        return self.retriever.document(name)
+
+    def vote(self, vote: str, question: str, searched: str, answer: Answer) -> Vote:
+        """Append a 👍 (``"up"``) or 👎 (``"down"``) on ``answer`` to the feedback log."""
+        v = Vote("up" if vote == "up" else "down", question, searched, answer.tier,
+                 self.retriever.generation,
+                 tuple(Shown(h.source, h.start, h.end, h.answer_start, h.answer_end, h.answer_sentence)
+                       for h in answer.hits), time.time())
+        record_vote(self.feedback_path, v)
+        return v
 
     # ---------------------------------------------------------------- editing
 
@@ -282,7 +341,7 @@ class QAService:
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
             raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
-        return corpus_mod.add(self.corpus, title, text or "")
+        return corpus_mod.add(self.corpus, readable_name(title), titled(title, text or ""))
 
     def add_files(self, password: str | None, paths: list[str],
                   caller: Caller | None = None) -> tuple[list[str], list[str]]:
@@ -343,7 +402,7 @@ class QAService:
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
             raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
-        name, was_there = self._store(title, text or "")
+        name, was_there = self._store(readable_name(title), titled(title, text or ""))
         result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
         return self._rebuild_after_edit(result, progress)
 

@@ -80,12 +80,14 @@ def test_bad_files_are_skipped_and_named(workspace):
     (corpus / "blob.md").write_bytes(b"\x00\x01\x02binary")
     (corpus / "empty.txt").write_text("")
     (corpus / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "tool.exe").write_bytes(b"MZ")
     notes: list[str] = []
     report = build_index(corpus, index, on_note=notes.append)
     reasons = {s.name: s.reason for s in report.skipped}
     assert "UTF-8" in reasons["latin1.txt"] and "binary" in reasons["blob.md"]
-    assert reasons["empty.txt"] == "empty" and ".txt or .md" in reasons["notes.pdf"]
-    assert report.files == 1 and len(notes) == 4
+    assert reasons["empty.txt"] == "empty (no text to index)" and "not a readable PDF" in reasons["notes.pdf"]
+    assert reasons["tool.exe"].startswith("not one of .txt, .md")
+    assert report.files == 1 and len(notes) == 5
 
 
 class FailingWriter(Writer):
@@ -202,7 +204,7 @@ def _other_dimension_generation(index, dim: int = 768) -> str:
 
     manifest = {k: v for k, v in gen.manifest.items() if k not in ("generation", "dense_index")}
     manifest["model"] = {**manifest["model"], "dimension": dim}
-    written = write_generation(index, gen.records, unit(len(gen.records)), unit(gen.sentence_index.ntotal),
+    written = write_generation(index, list(gen.documents.values()), gen.records, unit(len(gen.records)), unit(gen.sentence_index.ntotal),
                                gen.lexical, gen.sentence_lexical, manifest)
     return written["generation"]
 

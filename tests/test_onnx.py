@@ -200,3 +200,15 @@ def test_int8_option_makes_a_checked_quantized_model(bundled_export):
     texts = [QUESTION, "How many enterprises are in the park?", "The park was built in 2008."]
     cos = (enc.encode(texts) * fp32.encode(texts)).sum(axis=1)
     assert cos.min() > 0.95  # close, but not the same model: quality is measured in bench/onnx.py
+
+
+def test_unwritable_cache_falls_back_to_torch_without_a_traceback(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("QA_CACHE_DIR", str(blocker / "qa"))
+    with caplog.at_level(logging.WARNING):
+        e = Embedder()
+        vec = e.encode_query(QUESTION)
+    assert e.backend == "torch" and vec.shape == (1, 384)
+    notices = [r.getMessage() for r in caplog.records if "runs on torch instead" in r.getMessage()]
+    assert len(notices) == 1 and "\n" not in notices[0] and "cannot export" in notices[0]

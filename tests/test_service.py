@@ -81,7 +81,7 @@ def test_uploads_are_sanitized(workspace, tmp_path):
     up.mkdir()
     good = up / "notes.txt"
     good.write_text("Lighthouse keepers trimmed the wicks every night.")
-    bad_type = up / "evil.html"
+    bad_type = up / "evil.exe"
     bad_type.write_text("<script>alert(1)</script>")
     latin = up / "latin.txt"
     latin.write_bytes("caf\xe9".encode("latin-1"))
@@ -90,7 +90,7 @@ def test_uploads_are_sanitized(workspace, tmp_path):
     added, errors = s.add_files(None, [str(good), str(bad_type), str(latin), str(big)])
     assert added == ["notes.txt"]
     assert len(errors) == 3
-    assert any("evil.html" in e and ".txt" in e for e in errors)
+    assert any("evil.exe" in e and ".txt" in e and ".pdf" in e for e in errors)
     assert any("UTF-8" in e for e in errors) and any("limit" in e for e in errors)
     # Same name again: refused, never overwritten.
     added, errors = s.add_files(None, [str(good)])
@@ -264,7 +264,8 @@ def test_add_then_failed_rebuild_says_what_happened_and_retries_work(workspace):
     status = edit_status(result)
     assert status.startswith("⚠️ Added Harbour.md, but the index was not rebuilt: a rebuild is already running")
     assert "press <b>Rebuild index</b>" in status and "unchanged" not in status
-    assert (Path(s.corpus) / "Harbour.md").read_text() == HARBOUR  # the document was stored
+    # The document was stored, its title as the first line.
+    assert (Path(s.corpus) / "Harbour.md").read_text() == "# Harbour\n\n" + HARBOUR
 
     # Sending the same document again is not a dead end: it is there already, and the index follows.
     again = s.add_text_and_rebuild(None, "Harbour", HARBOUR)
