@@ -15,6 +15,7 @@ top hit, because z-scores say which passage is best, not whether any is good.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -28,9 +29,28 @@ import numpy as np
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
 from .lexical import tokenize
+from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
+                         TextTables, build_tables, candidate_evidence, confidence_features, load_model,
+                         query_terms, sentence_features)
 from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
+# The learned ranker reorders this many distinct first-stage candidates: on
+# SQuAD the right passage is among the first 30 for over 99% of questions.
+RERANK_DEPTH = 30
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A first-stage candidate with its evidence (internal to ranking, and read by bench/tune.py)."""
+
+    record: Record
+    score: float
+    dense: float
+    sent_cos: np.ndarray
+    evidence: Evidence
+
+
 log = logging.getLogger("qa.search")
 
 
@@ -47,6 +67,9 @@ class Fusion:
         number_bonus: Added to the cosine of sentences that contain a number
             when the question asks for one ("how many", "what year", "when"):
             the expected answer type, which a small embedding model misses.
+        rerank: Reorder the best candidates with the learned ranker and
+            calibrate confidence with the learned model (``qa/models``); off,
+            the first-stage fusion alone ranks (a baseline for bench/tune.py).
     """
 
     bm25: float = 0.2
@@ -55,6 +78,7 @@ class Fusion:
     sentence_bm25: float = 0.2
     pool: int = 50
     number_bonus: float = 0.1
+    rerank: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,18 +127,34 @@ class Hit:
         return asdict(self)
 
 
+def _fitted_tier(name: str) -> float:
+    # The thresholds are chosen by bench/tune.py on the SQuAD 2.0 calibration
+    # articles and stored beside the confidence model they belong to, each with
+    # the precision it was chosen for; without a fitted model, the old cosine cut.
+    model = MODELS / "confidence.json"
+    try:
+        return float(json.loads(model.read_text(encoding="utf-8"))["tiers"][name]["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"answer": 0.45, "closest": 0.35}[name]
+
+
 @dataclass(frozen=True)
 class Tiers:
     """Where confidence turns into what the user is told: the one place for these thresholds.
 
+    The values come from ``qa/models/confidence.json`` (``tiers``), where
+    bench/tune.py writes each with the precision it was chosen for.
+
     Attributes:
-        answer: At or above this confidence the top hit is shown as the answer.
+        answer: At or above this confidence the top hit is shown as the answer
+            (chosen so that the top passage answers in >= 75% of such questions).
         closest: At or above this (and below ``answer``) it is shown as the
-            closest passage, which may not answer; below it, "not in the documents".
+            closest passage, which may not answer; below it, "not in the
+            documents" (chosen to keep >= 92% of answerable questions answered).
     """
 
-    answer: float = 0.45
-    closest: float = 0.35
+    answer: float = field(default_factory=lambda: _fitted_tier("answer"))
+    closest: float = field(default_factory=lambda: _fitted_tier("closest"))
 
     def of(self, confidence: float) -> str:
         """``"answer"``, ``"closest"`` or ``"none"`` for a top hit's confidence."""
@@ -209,6 +249,7 @@ class Retriever:
         self._gen = generation
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
+        self._text_tables: tuple[Generation, TextTables] | None = None
         self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
@@ -336,10 +377,26 @@ class Retriever:
         """Embed many questions at once, for :meth:`search` with ``vector=``."""
         return self._embedder.encode([clean_question(q) for q in questions])
 
-    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> list[Hit]:
+    def _tables(self, gen: Generation) -> TextTables:
+        """Tokens, answer types and IDF of every sentence, built once per generation."""
+        cached = self._text_tables
+        if cached is None or cached[0] is not gen:
+            cached = (gen, build_tables(gen.records, gen.sentence_first))
+            self._text_tables = cached  # a race only builds the same tables twice
+        return cached[1]
+
+    def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int) -> tuple[QueryTerms, list[Candidate]]:
+        """First stage and evidence: up to ``depth`` distinct candidates, in fused order.
+
+        Candidates come from BM25 over passages and over sentences and from the
+        passage and sentence vectors; each gets four z-normalized scores
+        (passage BM25, passage cosine, best sentence cosine, best sentence BM25)
+        and their fusion. The best ``depth`` of them, duplicates removed, get
+        the evidence features that the learned ranker reads.
+        """
         f = self.fusion
         n = len(gen.records)
-        pool = min(n, max(f.pool, 4 * k))
+        pool = min(n, max(f.pool, depth))
         q_tok = tokenize(q)
         bm = gen.lexical.scores(q_tok, n)
         n_sent = gen.sentence_index.ntotal
@@ -368,48 +425,99 @@ class Retriever:
             evidence = sent_cos + f.number_bonus * self._numeric(gen)[rows]
         offsets = np.concatenate([[0], np.cumsum(ends - starts)])
         best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
-        lex = bm[ids_arr]
-
-        fused = (f.bm25 * _z(lex) + f.dense * _z(dense) + f.sentence * _z(best_sent)
-                 + f.sentence_bm25 * _z(sent_bm[ids_arr]))
+        z = np.stack([_z(bm[ids_arr]), _z(dense), _z(best_sent), _z(sent_bm[ids_arr])], axis=1)
+        fused = z @ np.array([f.bm25, f.dense, f.sentence, f.sentence_bm25])
         order = np.argsort(-fused, kind="stable")
 
-        hits: list[Hit] = []
+        tables = self._tables(gen)
+        qt = query_terms(q, q_tok, tables)
+        picked: list[int] = []
         seen: set[str] = set()
-        q_tokens = set(q_tok)
         for j in order:
-            rec = gen.records[int(ids_arr[j])]
-            key = _normalized(rec.text)
+            key = _normalized(gen.records[int(ids_arr[j])].text)
             if key in seen:
                 continue  # the same text from two files (or twice in one): show it once
             seen.add(key)
-            a, b = offsets[j], offsets[j + 1]
-            hits.append(self._hit(rec, float(fused[j]), float(dense[j]), sent_cos[a:b], evidence[a:b], q_tokens))
-            if len(hits) >= k:
+            picked.append(int(j))
+            if len(picked) >= depth:
                 break
+        q_rows = np.array([tables.question_row[ids_arr[j]] for j in picked], dtype=np.int64)
+        q_cos = np.zeros(len(picked))
+        if (q_rows >= 0).any():
+            have = np.flatnonzero(q_rows >= 0)
+            q_cos[have] = reconstruct(gen.sentence_index, q_rows[have]) @ q0
+        out = []
+        for j, qc in zip(picked, q_cos):
+            rid = int(ids_arr[j])
+            a, b = offsets[j], offsets[j + 1]
+            ev = candidate_evidence(qt, tables, rid, int(starts[j]), sent_cos[a:b], (*z[j], fused[j]),
+                                    float(dense[j]), float(qc))
+            out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev))
+        return qt, out
+
+    def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> tuple[QueryTerms, list[Candidate]]:
+        """The best ``k`` candidates: the first stage, reordered by the learned ranker."""
+        qt, cands = self._stage(gen, q, qv, max(RERANK_DEPTH, k))
+        ranker = load_model("ranker", RANK_FEATURES) if self.fusion.rerank else None
+        if ranker is not None and cands:
+            scores = ranker.decision(np.stack([c.evidence.rank_x for c in cands]))
+            order = np.argsort(-scores, kind="stable")
+            cands = [replace(cands[i], score=float(scores[i])) for i in order]
+        return qt, cands[:k]
+
+    def _confidence_x(self, gen: Generation, qt: QueryTerms, cands: list[Candidate], i: int) -> np.ndarray:
+        """Confidence features of the ``i``-th ranked candidate."""
+        c = cands[i]
+        nxt = cands[i + 1].score if i + 1 < len(cands) else c.score - 1.0
+        tables = self._tables(gen)
+        a, b = int(gen.sentence_first[c.record.id]), int(gen.sentence_first[c.record.id + 1])
+        return confidence_features(qt, tables, c.record.id, c.evidence, c.score, nxt,
+                                   bool(tables.sent_negation[a:b].any()), a, b - a)
+
+    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> list[Hit]:
+        qt, cands = self._ranked(gen, q, qv, k + 1)  # one more: the score gap below the last hit
+        model = load_model("confidence", CONF_FEATURES) if self.fusion.rerank else None
+        tables = self._tables(gen)
+        hits = []
+        for i, c in enumerate(cands[:k]):
+            if model is not None:
+                conf = float(model.predict(self._confidence_x(gen, qt, cands, i))[0])
+            else:  # no fitted model: the uncalibrated best cosine
+                conf = max(c.dense, float(c.sent_cos.max()) if len(c.sent_cos) else c.dense)
+            hits.append(self._hit(gen, tables, qt, c, conf))
         return hits
 
     @staticmethod
-    def _hit(rec: Record, score: float, dense: float, sent_cos: np.ndarray, evidence: np.ndarray,
-             q_tokens: set[str]) -> Hit:
-        # The answer sentence: most similar to the question, nudged by shared
-        # words, and never one that is itself a question (the interviewer's
-        # question is always the closest match to a user's question).
-        best, best_val = 0, -np.inf
+    def _answer_sentence(gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate) -> int:
+        """Index (within the passage) of the sentence to highlight.
+
+        Never the interviewer's: sentences that are questions or that sit in
+        the interviewer's turn are skipped unless nothing else is left.
+        """
+        rec = c.record
+        if not rec.sentences:
+            return 0
+        first = int(gen.sentence_first[rec.id])
+        lengths = [e - s for s, e, _ in rec.sentences]
+        x = sentence_features(qt, tables, first, c.sent_cos, lengths)
+        model = load_model("sentence", SENTENCE_FEATURES)
+        val = model.decision(x) if model is not None else x[:, 0] + 0.15 * x[:, 2]
+        qs, qe = (int(v) + rec.start for v in tables.question_span[rec.id])
         for i, (s, e, _) in enumerate(rec.sentences):
-            sent = rec.text[s - rec.start : e - rec.start]
-            toks = set(tokenize(sent))
-            overlap = len(q_tokens & toks) / max(1, len(q_tokens))
-            val = float(evidence[i]) + 0.15 * overlap - (1.0 if _is_question(sent) else 0.0)
-            if val > best_val:
-                best, best_val = i, val
+            if tables.sent_is_question[first + i] or (qe > qs and s < qe and e > qs):
+                val[i] -= 1e6
+        return int(np.argmax(val))
+
+    def _hit(self, gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate, confidence: float) -> Hit:
+        rec = c.record
+        best = self._answer_sentence(gen, tables, qt, c)
         s, e, _ = rec.sentences[best] if rec.sentences else (rec.start, rec.end, "")
-        relevance = max(dense, float(sent_cos.max()) if len(sent_cos) else dense)
+        relevance = max(c.dense, float(c.sent_cos.max()) if len(c.sent_cos) else c.dense)
         return Hit(
-            text=rec.text, score=score, relevance=max(0.0, min(1.0, relevance)), source=rec.source,
+            text=rec.text, score=c.score, relevance=max(0.0, min(1.0, relevance)), source=rec.source,
             start=rec.start, end=rec.end, section=rec.section, question=rec.question,
             answer_sentence=rec.text[s - rec.start : e - rec.start], answer_start=s, answer_end=e,
-            kind=rec.kind, title=rec.title, confidence=max(0.0, min(1.0, relevance)),
+            kind=rec.kind, title=rec.title, confidence=max(0.0, min(1.0, confidence)),
             speaker=rec.speaker, page=rec.page,
         )
 

@@ -40,7 +40,8 @@ def test_dev_questions_meet_the_bar(retriever, dev_path, off_topic_path):
     report = evaluate(retriever, dev_path, off_topic_path)
     assert report.hit_at_1 >= 0.85, report.misses
     assert report.hit_at_3 >= 0.95, report.misses
-    assert report.answered >= 0.95
+    # The bar: "not in the documents" may refuse some answerable questions, but answers >= 90%.
+    assert report.answered >= 0.90
     assert report.abstained == 1.0
 
 

@@ -1,0 +1,177 @@
+"""The evaluation sets of the ranking and confidence work, with their honest splits.
+
+Every set is written as a corpus folder under bench/cache and indexed the way
+the product always indexes (``build_index``; rebuilds reuse cached vectors).
+
+Splits (fixed, by article or meeting, never by question):
+
+* SQuAD v1.1 dev, 48 articles. The 8 articles that SQuAD 2.0 half A shares with
+  it are kept out of ranking work entirely. Of the other 40, every other one
+  (sorted by title) is the *tune* split that fits the ranker; the rest is the
+  *report* split, never used for fitting anything.
+* SQuAD 2.0 half A, 8 articles (1,529 unanswerable questions), indexed as its
+  own corpus. Four articles *calibrate* the confidence model and choose the
+  tier thresholds; the other four *report*.
+* QMSum validation: 35 meetings, one ``Speaker: words`` paragraph per turn.
+  Report only.
+* The interview: development questions and off-topic questions (tests/data).
+* The fixture questions from the document-shapes work (tests/fixtures), if present.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import CACHE, ROOT
+
+# The shared data sits beside the repository (../shared) or at /work/shared.
+SHARED = next((p for p in (ROOT.parent / "shared" / "data", Path("/work/shared/data")) if p.exists()),
+              ROOT.parent / "shared" / "data")
+SQUAD = SHARED / "squad" / "squad-v1.1-dev.json.gz"
+SQUAD2 = SHARED / "squad2" / "squad-v2.0-dev-half-a.json.gz"
+QMSUM = SHARED / "qmsum" / "qmsum-val.json.gz"
+INTERVIEW = ROOT / "corpus" / "optics_valley_interview.txt"
+DATA = ROOT / "tests" / "data"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@dataclass(frozen=True)
+class Q:
+    """One question with its gold evidence.
+
+    ``spans`` are (doc, start, end) regions; a passage overlapping one is right.
+    ``answers`` are gold strings; a highlighted sentence containing one is right.
+    ``answerable`` is False for SQuAD 2.0 impossible and off-topic questions.
+    """
+
+    text: str
+    spans: tuple[tuple[str, int, int], ...]
+    answers: tuple[str, ...]
+    answerable: bool = True
+    group: str = ""  # article or meeting, for splits
+
+
+@dataclass
+class QSet:
+    name: str
+    corpus: Path
+    questions: list[Q] = field(default_factory=list)
+
+
+def _safe(title: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in title)[:80]
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _squad_like(data: list[dict], folder: Path) -> list[Q]:
+    out = []
+    for art in data:
+        name = _safe(art["title"]) + ".txt"
+        text = art["title"].replace("_", " ") + "\n\n"
+        for p in art["paragraphs"]:
+            s = len(text)
+            text += p["context"].strip()
+            e = len(text)
+            text += "\n\n"
+            for qa in p["qas"]:
+                impossible = bool(qa.get("is_impossible"))
+                answers = tuple(a["text"] for a in qa.get("answers", []))
+                out.append(Q(" ".join(qa["question"].split()), ((name, s, e),), answers, not impossible, name))
+        _write(folder, name, text)
+    return out
+
+
+SQUAD2_TITLES = ("Normans", "Huguenot", "1973_oil_crisis", "Packet_switching", "Yuan_dynasty",
+                 "Scottish_Parliament", "Imperialism", "French_and_Indian_War")
+
+
+def squad_v1() -> tuple[QSet, set[str], set[str]]:
+    """All 48 articles as one corpus; returns the set and the tune / report article names."""
+    data = json.load(gzip.open(SQUAD))["data"]
+    qs = QSet("squad1", CACHE / "sets" / "squad1", _squad_like(data, CACHE / "sets" / "squad1"))
+    shared = {_safe(t) + ".txt" for t in SQUAD2_TITLES}
+    rest = sorted({_safe(a["title"]) + ".txt" for a in data} - shared)
+    return qs, set(rest[0::2]), set(rest[1::2])
+
+
+def squad_v2() -> tuple[QSet, set[str], set[str]]:
+    """The 8 SQuAD 2.0 articles as their own corpus; returns calibrate / report article names."""
+    data = json.load(gzip.open(SQUAD2))["data"]
+    qs = QSet("squad2", CACHE / "sets" / "squad2", _squad_like(data, CACHE / "sets" / "squad2"))
+    names = sorted({_safe(a["title"]) + ".txt" for a in data})
+    return qs, set(names[0::2]), set(names[1::2])
+
+
+def qmsum(meetings: int | None = None) -> QSet:
+    """Each meeting one document, one ``Speaker: words`` paragraph per turn (the first ``meetings`` only)."""
+    data = json.load(gzip.open(QMSUM))["meetings"][:meetings]
+    folder = CACHE / "sets" / f"qmsum{meetings or ''}"
+    out = []
+    for m in data:
+        name = _safe(m["name"]) + ".txt"
+        text, offsets = "", []
+        for speaker, words in m["turns"]:
+            s = len(text)
+            text += f"{speaker.strip() or 'Speaker'}: {' '.join(words.split())}"
+            offsets.append((s, len(text)))
+            text += "\n\n"
+        _write(folder, name, text)
+        for q in m["queries"]:
+            spans = tuple((name, offsets[a][0], offsets[min(b, len(offsets) - 1)][1]) for a, b in q["spans"])
+            out.append(Q(" ".join(q["q"].split()), spans, (), True, name))
+    return QSet(f"qmsum{meetings or ''}", folder, out)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def interview() -> tuple[QSet, list[Q]]:
+    """The interview with its development questions, and the off-topic questions."""
+    folder = CACHE / "sets" / "interview"
+    _write(folder, INTERVIEW.name, INTERVIEW.read_text(encoding="utf-8"))
+    dev = [Q(r["question"], (), tuple(r["answer_contains"]), True, INTERVIEW.name)
+           for r in _jsonl(DATA / "dev_questions.jsonl")]
+    off = [Q(r["question"], (), (), False, "off-topic") for r in _jsonl(DATA / "off_topic_questions.jsonl")]
+    return QSet("interview", folder, dev), off
+
+
+def fixtures() -> QSet | None:
+    """The document-shapes fixtures and their questions (``doc``, ``question``, ``answer_contains``)."""
+    path = FIXTURES / "questions.jsonl"
+    if not path.exists():
+        return None
+    folder = CACHE / "sets" / "fixtures"
+    rows = _jsonl(path)
+    for doc in sorted({r["doc"] for r in rows}):
+        src = FIXTURES / doc
+        if src.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            dst = folder / Path(doc).name
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                dst.write_bytes(src.read_bytes())
+    qs = [Q(r["question"], (), tuple(r["answer_contains"]), True, Path(r["doc"]).name) for r in rows]
+    return QSet("fixtures", folder, qs)
+
+
+def index_for(qset: QSet) -> Path:
+    """Build (incrementally) and return the index of a set's corpus."""
+    from qa import build_index
+
+    index = qset.corpus.parent / (qset.corpus.name + "-index")
+    build_index(qset.corpus, index)
+    return index
+
+
+def fixture_unanswerable() -> list[Q]:
+    """Questions about the fixture documents that they do not answer."""
+    path = FIXTURES / "unanswerable.jsonl"
+    return [Q(r["question"], (), (), False, "unanswerable") for r in _jsonl(path)] if path.exists() else []

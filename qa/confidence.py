@@ -1,0 +1,344 @@
+"""Evidence features, and the small learned models that rank and calibrate with them.
+
+Three linear models read these features, each stored as JSON in ``qa/models/``
+and fitted by ``bench/tune.py`` (scikit-learn at training time only; here they
+are a dot product in numpy, and nothing is ever unpickled):
+
+* the **ranker** reorders the best candidates of the fused first stage;
+* the **sentence model** picks the sentence to highlight;
+* the **confidence model** turns the top passages' evidence into a calibrated
+  probability that the passage answers the question.
+
+The features beyond similarity are what a small embedding model misses: the
+answer type a question expects ("how many" wants a number) against what the
+text holds, IDF-weighted coverage of the question's terms (rare terms weigh
+most), whether the rarest terms meet in one sentence, and mismatches of
+negation and names between the question and the passage.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .lexical import tokenize
+
+MODELS = Path(__file__).resolve().parent / "models"
+
+# ----------------------------------------------------------- answer types
+
+# What a question asks for, by its wording. Order matters: the first match wins.
+_EXPECT = [
+    ("percent", re.compile(r"\b(what|which) (percentage|percent|proportion|share|fraction)\b|\bhow much of\b", re.I)),
+    ("money", re.compile(r"\bhow much (money|did .* cost|does .* cost|is .* worth)|\b(cost|price|revenue|budget|worth|paid|salary|income|profit)\b.*\bhow much\b|\bhow much\b.*\b(cost|pay|paid|spend|spent|worth|earn|raise|invest)", re.I)),
+    ("date", re.compile(r"\b(when|what (year|date|day|month|decade|century|time period|period|era)|which (year|date|day|month|decade|century)|in what (year|decade|century|month))\b", re.I)),
+    ("number", re.compile(r"\bhow (many|much|long|old|far|big|large|often|tall|high|fast|heavy|wide|deep)\b|\bwhat (number|amount|size|length|age|population|temperature|distance)\b", re.I)),
+    ("person", re.compile(r"\b(who|whom|whose)\b|\bwhat (person|man|woman|king|queen|president|leader|emperor|scientist|author|name)\b", re.I)),
+    ("place", re.compile(r"\bwhere\b|\b(what|which) (city|country|state|place|region|location|town|continent|island|river|province|area)\b", re.I)),
+    ("organization", re.compile(r"\b(what|which) (company|companies|organization|organisation|group|team|party|university|institution|agency|firm|enterprise|club|school|band)\b", re.I)),
+]
+TYPES = ("number", "date", "money", "percent", "person", "place", "organization")
+_TYPE_BIT = {t: 1 << i for i, t in enumerate(TYPES)}
+
+_NUM_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+              r"hundred|thousand|million|billion|trillion|dozen|several|half")
+_HOLDS = {
+    "number": re.compile(rf"\d|\b({_NUM_WORDS})\b", re.I),
+    "date": re.compile(r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|"
+                       r"October|November|December|century|centuries|decade|BC|AD|BCE)\b|\d+(st|nd|rd|th) century", re.I),
+    "money": re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(dollars?|yuan|euros?|pounds?|yen|rmb|usd)\b|\b(million|billion) (dollars|yuan|euros|pounds)\b", re.I),
+    "percent": re.compile(r"\d\s?(%|percent\b|per cent\b)|\bpercent", re.I),
+    # Proper names: two capitalized words in a row, not at a sentence start only.
+    "person": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+(?:de|van|von|of|the)?\s?[A-Z][a-z]+)+"),
+    "place": re.compile(r"\b(in|at|from|to|near|across|into) (the )?[A-Z][a-z]+"),
+    "organization": re.compile(r"\b[A-Z][A-Za-z]+ (Company|Corporation|Inc|Ltd|University|Group|Party|Institute|Association|Council|Bank|Agency|Society)\b|\b[A-Z]{2,}\b"),
+}
+_NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|without|n't|cannot|fail(ed|s)? to|unable)\b|n't\b", re.I)
+_CAPITAL = re.compile(r"\b[A-Z][\w'-]*")
+
+
+def expected_type(question: str) -> str | None:
+    """The answer type a question asks for, by pattern, or None."""
+    for name, pat in _EXPECT:
+        if pat.search(question):
+            return name
+    return None
+
+
+def type_mask(text: str) -> int:
+    """Bit mask of the answer types that ``text`` holds (see :data:`TYPES`)."""
+    m = 0
+    for name, pat in _HOLDS.items():
+        if pat.search(text):
+            m |= _TYPE_BIT[name]
+    return m
+
+
+# --------------------------------------------------- per-generation tables
+
+
+@dataclass
+class TextTables:
+    """What the features need from every passage and sentence, computed once per index generation."""
+
+    sent_tokens: list[frozenset[str]]  # stemmed terms of each sentence row
+    sent_seq: list[tuple[str, ...]]  # the same terms in order
+    sent_types: np.ndarray  # type mask of each sentence row
+    sent_is_question: np.ndarray  # bool: the sentence ends with a question mark
+    sent_negation: np.ndarray  # bool
+    pass_tokens: list[frozenset[str]]
+    pass_caps: list[frozenset[str]]  # lower-cased capitalized words of each passage
+    question_row: np.ndarray  # sentence row holding the passage's interviewer question, or -1
+    question_span: np.ndarray  # (start, end) offsets of the interviewer's turn inside the passage text
+    df: Counter
+    n_docs: int
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
+    """Tokenize every sentence once; ``records`` are :class:`qa.store.Record`."""
+    sent_tokens: list[frozenset[str]] = []
+    sent_seq: list[tuple[str, ...]] = []
+    types, isq, neg = [], [], []
+    pass_tokens, pass_caps = [], []
+    q_row = np.full(len(records), -1, dtype=np.int64)
+    q_span = np.zeros((len(records), 2), dtype=np.int64)
+    df: Counter = Counter()
+    for r in records:
+        toks: set[str] = set()
+        qnorm = " ".join(r.question.split()) if r.question else None
+        if r.question:
+            pos = r.text.find(r.question)
+            if pos >= 0:
+                q_span[r.id] = (pos, pos + len(r.question))
+        for j, (s, e, _h) in enumerate(r.sentences):
+            sent = r.text[s - r.start : e - r.start]
+            seq = tuple(tokenize(sent))
+            st = frozenset(seq)
+            sent_seq.append(seq)
+            sent_tokens.append(st)
+            toks |= st
+            types.append(type_mask(sent))
+            isq.append(sent.rstrip().endswith(("?", "？")))
+            neg.append(bool(_NEGATION.search(sent)))
+            if qnorm and q_row[r.id] < 0 and " ".join(sent.split()) in qnorm:
+                q_row[r.id] = int(sentence_first[r.id]) + j
+        pass_tokens.append(frozenset(toks))
+        pass_caps.append(frozenset(w.lower() for w in _CAPITAL.findall(r.text)))
+        df.update(toks)
+    return TextTables(sent_tokens, sent_seq, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
+                      pass_tokens, pass_caps, q_row, q_span, df, len(records))
+
+
+# --------------------------------------------------------------- features
+
+RANK_FEATURES = (
+    "z_bm25", "z_dense", "z_sentence", "z_sentence_bm25", "fused",
+    "dense", "best_cos", "window_cos", "question_cos", "has_question",
+    "cov_passage", "cov_sentence", "cov_window", "type_in_passage", "type_in_best", "no_type_asked",
+)
+
+SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first", "len")
+
+CONF_FEATURES = (
+    "score", "margin", "best_cos", "dense", "question_cos", "cov_passage", "cov_sentence", "cov_window",
+    "rare_missing", "rare_together", "type_asked_missing", "negation_mismatch", "names_missing", "q_terms",
+    "terms_missing", "numbers_missing", "unknown_terms", "max_missing_idf", "pairs_together",
+)
+
+
+@dataclass
+class QueryTerms:
+    """The question's terms with their weights, computed once per query."""
+
+    tokens: frozenset[str]
+    idf: dict[str, float]
+    total: float
+    rare: tuple[str, ...]  # the (up to) three rarest terms
+    pairs: tuple[tuple[str, str], ...]  # neighbouring terms of the question, in order
+    unknown: float  # share of the terms that no passage holds
+    expected: str | None
+    negated: bool
+    caps: frozenset[str]  # lower-cased capitalized words past the first word
+    numbers: frozenset[str]  # digit strings of the question ("1973", "12")
+
+
+def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> QueryTerms:
+    toks = frozenset(q_tokens)
+    idf = {t: tables.idf(t) for t in toks}
+    rare = tuple(sorted(toks, key=lambda t: -idf[t])[:3])
+    words = question.split()
+    caps = frozenset(w.lower() for w in _CAPITAL.findall(" ".join(words[1:]))) - {"i"}
+    seq = list(dict.fromkeys(q_tokens))
+    pairs = tuple(zip(seq, seq[1:]))
+    unknown = sum(tables.df.get(t, 0) == 0 for t in toks) / max(1, len(toks))
+    return QueryTerms(toks, idf, sum(idf.values()) or 1.0, rare, pairs, unknown, expected_type(question),
+                      bool(_NEGATION.search(question)), caps, frozenset(re.findall(r"\d+", question)))
+
+
+def _cov(qt: QueryTerms, toks: frozenset[str] | set[str]) -> float:
+    return sum(w for t, w in qt.idf.items() if t in toks) / qt.total
+
+
+@dataclass
+class Evidence:
+    """The evidence of one candidate passage, kept for the answer sentence and confidence."""
+
+    rank_x: np.ndarray
+    best_row: int  # sentence row (global) with the best cosine
+    cov_best: float  # coverage of the best-covering sentence
+    cov_window: float
+    rare_together: float
+
+
+def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_row: int, sent_cos: np.ndarray,
+                       base: Sequence[float], dense: float, question_cos: float) -> Evidence:
+    """Ranking features of one candidate (see :data:`RANK_FEATURES`).
+
+    Args:
+        qt: The question's terms.
+        tables: The generation's text tables.
+        rec_id: The passage id.
+        first_row: Its first sentence row.
+        sent_cos: Cosine of the question with each of its sentences.
+        base: The four z-normalized first-stage scores and the fused score.
+        dense: Passage cosine.
+        question_cos: Cosine with the passage's interviewer question (0 when none).
+    """
+    n = len(sent_cos)
+    rows = range(first_row, first_row + n)
+    covs = [_cov(qt, tables.sent_tokens[r]) for r in rows] if n else [0.0]
+    win_cov, win_cos = 0.0, -1.0
+    for i in range(n):
+        a, b = max(0, i - 1), min(n, i + 2)
+        toks = set().union(*(tables.sent_tokens[first_row + j] for j in range(a, b)))
+        win_cov = max(win_cov, _cov(qt, toks))
+        win_cos = max(win_cos, float(sent_cos[i]) + 0.25 * float(sent_cos[a:b].sum() - sent_cos[i]))
+    best_i = int(np.argmax(sent_cos)) if n else 0
+    bit = _TYPE_BIT.get(qt.expected or "", 0)
+    type_best = float(bool(bit and n and tables.sent_types[first_row + best_i] & bit))
+    type_pass = float(bool(bit and n and np.bitwise_or.reduce(tables.sent_types[first_row : first_row + n]) & bit))
+    rare_together = max((sum(t in tables.sent_tokens[r] for t in qt.rare) / max(1, len(qt.rare)) for r in rows),
+                        default=0.0)
+    x = np.array([
+        *base, dense, float(sent_cos.max()) if n else dense, win_cos if n else dense, question_cos,
+        float(question_cos != 0.0), _cov(qt, tables.pass_tokens[rec_id]), max(covs), win_cov,
+        type_pass, type_best, float(bit == 0),
+    ], dtype=np.float64)
+    return Evidence(x, first_row + best_i, max(covs), win_cov, rare_together)
+
+
+def sentence_features(qt: QueryTerms, tables: TextTables, first_row: int, sent_cos: np.ndarray,
+                      lengths: Sequence[int]) -> np.ndarray:
+    """Features of each sentence of one passage (see :data:`SENTENCE_FEATURES`)."""
+    n = len(sent_cos)
+    bit = _TYPE_BIT.get(qt.expected or "", 0)
+    top = float(sent_cos.max()) if n else 0.0
+    out = np.zeros((n, len(SENTENCE_FEATURES)))
+    for i in range(n):
+        r = first_row + i
+        nb = [float(sent_cos[j]) for j in (i - 1, i + 1) if 0 <= j < n]
+        out[i] = (sent_cos[i], sent_cos[i] - top, _cov(qt, tables.sent_tokens[r]),
+                  float(bool(bit and tables.sent_types[r] & bit)), max(nb) if nb else 0.0, float(i == 0),
+                  min(1.0, lengths[i] / 300))
+    return out
+
+
+def _pairs_together(qt: QueryTerms, seq: tuple[str, ...]) -> float:
+    """Share of the question's neighbouring term pairs that also stand close (within 3 terms) in ``seq``.
+
+    A question that swaps a name or a word for its opposite keeps most terms
+    of the passage but breaks their local pairs.
+    """
+    if not qt.pairs:
+        return 0.0
+    pos: dict[str, list[int]] = {}
+    for i, t in enumerate(seq):
+        pos.setdefault(t, []).append(i)
+    hit = 0
+    for a, b in qt.pairs:
+        if a in pos and b in pos and any(abs(i - j) <= 3 for i in pos[a] for j in pos[b]):
+            hit += 1
+    return hit / len(qt.pairs)
+
+
+def confidence_features(qt: QueryTerms, tables: TextTables, rec_id: int, ev: Evidence, score: float,
+                        next_score: float, passage_negated: bool, first_row: int, n_rows: int) -> np.ndarray:
+    """Features of one returned passage for the confidence model (see :data:`CONF_FEATURES`)."""
+    x = ev.rank_x
+    f = dict(zip(RANK_FEATURES, x))
+    ptoks = tables.pass_tokens[rec_id]
+    rare_missing = sum(qt.idf[t] for t in qt.rare if t not in ptoks) / max(1e-6, sum(qt.idf[t] for t in qt.rare) or 1.0)
+    bit = _TYPE_BIT.get(qt.expected or "", 0)
+    names = qt.caps
+    names_missing = (sum(1 for w in names if w not in tables.pass_caps[rec_id]) / len(names)) if names else 0.0
+    return np.array([
+        score, score - next_score, f["best_cos"], f["dense"], f["question_cos"], f["cov_passage"], f["cov_sentence"],
+        f["cov_window"], rare_missing, ev.rare_together, float(bool(bit) and not f["type_in_passage"]),
+        float(qt.negated and not passage_negated), names_missing, min(1.0, len(qt.tokens) / 10),
+        min(3, sum(t not in ptoks for t in qt.tokens)) / 3, float(any(n not in ptoks for n in qt.numbers)),
+        qt.unknown, max((qt.idf[t] for t in qt.tokens if t not in ptoks), default=0.0) / 10,
+        max((_pairs_together(qt, tables.sent_seq[r]) for r in range(first_row, first_row + n_rows)), default=0.0),
+    ], dtype=np.float64)
+
+
+# ------------------------------------------------------------------ models
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A standardized linear model: ``coef · (x - mean) / scale + intercept``.
+
+    ``kind`` "logistic" squashes the result through a sigmoid (a probability);
+    "linear" returns the raw score (for ranking).
+    """
+
+    name: str
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    kind: str = "linear"
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        return ((np.atleast_2d(x) - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = self.decision(x)
+        return 1.0 / (1.0 + np.exp(-z)) if self.kind == "logistic" else z
+
+    def to_json(self, **extra) -> dict:
+        return {"name": self.name, "kind": self.kind, "features": list(self.features),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": float(self.intercept), **extra}
+
+    @classmethod
+    def from_json(cls, data: dict, expected: Sequence[str]) -> "LinearModel":
+        feats = tuple(data["features"])
+        if feats != tuple(expected):
+            raise ValueError(f"model {data.get('name')} was trained on other features; re-run bench/tune.py")
+        arr = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
+        if any(a.shape != (len(feats),) for a in arr):
+            raise ValueError(f"model {data.get('name')} has mismatched shapes")
+        return cls(data["name"], feats, arr[0], np.where(arr[1] > 0, arr[1], 1.0), arr[2],
+                   float(data["intercept"]), data.get("kind", "linear"))
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(name: str, expected: tuple[str, ...]) -> LinearModel | None:
+    """Load ``qa/models/<name>.json`` (plain JSON), or None when it is not there."""
+    path = MODELS / f"{name}.json"
+    if not path.exists():
+        return None
+    return LinearModel.from_json(json.loads(path.read_text(encoding="utf-8")), expected)
