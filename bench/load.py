@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 def ask(client: httpx.Client, question: str) -> dict:
-    r = client.post("/gradio_api/call/ask", json={"data": [question, 3]})
+    r = client.post("/gradio_api/call/ask", json={"data": [question, 3, []]})
     event_id = r.json()["event_id"]
     return parse_result(client.get(f"/gradio_api/call/ask/{event_id}").text) or {}
 
@@ -75,7 +75,8 @@ def main() -> None:
         single = []
         for q in questions * 2:
             t = time.perf_counter()
-            assert ask(client, q).get("found"), q
+            reply = ask(client, q)
+            assert "found" in reply and not reply.get("error"), (q, reply)
             single.append(time.perf_counter() - t)
 
         rebuild: dict = {}

@@ -48,7 +48,9 @@ def test_benchmarks_run_end_to_end(tmp_path):
 
     build = json.loads((cache / "build.json").read_text())
     assert build["full build"]["texts"] == build["bare encode"]["texts"] > 49
-    assert build["incremental"]["embedded"] >= 1 and build["incremental / full time"] < 1
+    # On one small article fixed costs dominate both timings; what must hold is that the added
+    # document alone was embedded.
+    assert 1 <= build["incremental"]["embedded"] < build["full build"]["texts"]
     onnx = json.loads((cache / "onnx_bench.json").read_text())
     assert onnx["build"]["onnx"]["backend"] == "onnx" and onnx["memory"]["onnx"]["answered"] == 5
 
