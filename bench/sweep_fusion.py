@@ -37,41 +37,12 @@ SIGNALS = ("bm25", "dense", "sentence", "sentence_bm25")
 
 
 def features(retriever, question: str, qv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pool of ``Retriever._rank`` and its four z-normalized signals (rows: candidates)."""
-    from qa.lexical import tokenize
-    from qa.search import _ASKS_NUMBER, _z, clean_question
-    from qa.store import reconstruct
+    """The candidate pool of the first stage and its four z-normalized signals (rows: candidates)."""
+    from qa.search import clean_question
 
-    gen, f = retriever._gen, retriever.fusion
-    q = clean_question(question)
-    qv = np.asarray(qv, np.float32).reshape(1, -1)
-    n = len(gen.records)
-    pool = min(n, max(f.pool, 4 * 10))
-    q_tok = tokenize(q)
-    bm = gen.lexical.scores(q_tok, n)
-    n_sent = gen.sentence_index.ntotal
-    sbm = gen.sentence_lexical.scores(q_tok, n_sent)
-    sent_bm = np.maximum.reduceat(sbm, gen.sentence_first[:-1]) if n_sent else np.zeros(n, np.float32)
-    cand: set[int] = set()
-    _, ids = gen.passage_index.search(qv, pool)
-    cand.update(int(i) for i in ids[0] if i >= 0)
-    _, sids = gen.sentence_index.search(qv, min(n_sent, pool * 2))
-    cand.update(int(gen.sentence_owner[i]) for i in sids[0] if i >= 0)
-    for lexical_scores in (bm, sent_bm):
-        if lexical_scores.any():
-            top = np.argpartition(-lexical_scores, min(pool, n) - 1)[:pool]
-            cand.update(int(i) for i in top if lexical_scores[i] > 0)
-    ids_arr = np.fromiter(sorted(cand), dtype=np.int64)
-    q0 = qv[0]
-    dense = reconstruct(gen.passage_index, ids_arr) @ q0
-    starts, ends = gen.sentence_first[ids_arr], gen.sentence_first[ids_arr + 1]
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    evidence = reconstruct(gen.sentence_index, rows) @ q0
-    if f.number_bonus and _ASKS_NUMBER.search(q):
-        evidence = evidence + f.number_bonus * retriever._numeric(gen)[rows]
-    offsets = np.concatenate([[0], np.cumsum(ends - starts)])
-    best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
-    z = np.stack([_z(bm[ids_arr]), _z(dense), _z(best_sent), _z(sent_bm[ids_arr])], axis=1)
+    gen = retriever._gen
+    _, ids_arr, z, *_rest = retriever._signals(gen, clean_question(question),
+                                               np.asarray(qv, np.float32).reshape(1, -1), 40)
     return ids_arr, z
 
 

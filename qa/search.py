@@ -385,14 +385,14 @@ class Retriever:
             self._text_tables = cached  # a race only builds the same tables twice
         return cached[1]
 
-    def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int) -> tuple[QueryTerms, list[Candidate]]:
-        """First stage and evidence: up to ``depth`` distinct candidates, in fused order.
+    def _signals(self, gen: Generation, q: str, qv: np.ndarray, depth: int):
+        """The first stage's candidate pool and its four z-normalized signals, fused.
 
-        Candidates come from BM25 over passages and over sentences and from the
-        passage and sentence vectors; each gets four z-normalized scores
-        (passage BM25, passage cosine, best sentence cosine, best sentence BM25)
-        and their fusion. The best ``depth`` of them, duplicates removed, get
-        the evidence features that the learned ranker reads.
+        Returns:
+            ``(query tokens, candidate ids, z (candidates x 4), fused, passage cosine,
+            sentence cosines, first sentence row of each candidate, offsets of each
+            candidate's sentences in the cosines)``. ``bench/sweep_fusion.py`` reads
+            the same pool, so the weights it checks are the ones searched with.
         """
         f = self.fusion
         n = len(gen.records)
@@ -427,7 +427,20 @@ class Retriever:
         best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
         z = np.stack([_z(bm[ids_arr]), _z(dense), _z(best_sent), _z(sent_bm[ids_arr])], axis=1)
         fused = z @ np.array([f.bm25, f.dense, f.sentence, f.sentence_bm25])
+        return q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets
+
+    def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int) -> tuple[QueryTerms, list[Candidate]]:
+        """First stage and evidence: up to ``depth`` distinct candidates, in fused order.
+
+        Candidates come from BM25 over passages and over sentences and from the
+        passage and sentence vectors; each gets four z-normalized scores
+        (passage BM25, passage cosine, best sentence cosine, best sentence BM25)
+        and their fusion. The best ``depth`` of them, duplicates removed, get
+        the evidence features that the learned ranker reads.
+        """
+        q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets = self._signals(gen, q, qv, depth)
         order = np.argsort(-fused, kind="stable")
+        q0 = qv[0]
 
         tables = self._tables(gen)
         qt = query_terms(q, q_tok, tables)
