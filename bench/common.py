@@ -60,19 +60,32 @@ def squad_corpus(articles: int | None = None) -> tuple[Path, list[Question], lis
     folder.mkdir(parents=True, exist_ok=True)
     questions, paragraphs = [], []
     for art in data:
-        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in art["title"])[:80] + ".txt"
-        text = art["title"].replace("_", " ") + "\n\n"
-        for p in art["paragraphs"]:
-            s = len(text)
-            text += p["context"].strip()
-            e = len(text)
-            text += "\n\n"
+        name, text, spans = article_document(art)
+        for s, e, p in spans:
             paragraphs.append((name, s, e, text[s:e]))
             questions.extend(Question(q["question"], name, s, e) for q in p["qas"])
         path = folder / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
     return folder, questions, paragraphs
+
+
+def article_name(title: str) -> str:
+    """The document name of a SQuAD article: its title made safe for a file name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in title)[:80] + ".txt"
+
+
+def article_document(art: dict) -> tuple[str, str, list[tuple[int, int, dict]]]:
+    """One SQuAD article as one document: its name, its text (title line, then each paragraph)
+    and each paragraph's ``(start, end, paragraph)`` span in that text."""
+    text = art["title"].replace("_", " ") + "\n\n"
+    spans = []
+    for p in art["paragraphs"]:
+        s = len(text)
+        text += p["context"].strip()
+        spans.append((s, len(text), p))
+        text += "\n\n"
+    return article_name(art["title"]), text, spans
 
 
 def cached_encode(embedder, texts: list[str], tag: str) -> np.ndarray:

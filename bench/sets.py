@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import CACHE, ROOT
+from common import CACHE, ROOT, article_document, article_name
 
 # The shared data sits beside the repository (../shared) or at /work/shared.
 SHARED = next((p for p in (ROOT.parent / "shared" / "data", Path("/work/shared/data")) if p.exists()),
@@ -60,10 +60,6 @@ class QSet:
     questions: list[Q] = field(default_factory=list)
 
 
-def _safe(title: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in title)[:80]
-
-
 def _write(folder: Path, name: str, text: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
@@ -74,13 +70,8 @@ def _write(folder: Path, name: str, text: str) -> None:
 def _squad_like(data: list[dict], folder: Path) -> list[Q]:
     out = []
     for art in data:
-        name = _safe(art["title"]) + ".txt"
-        text = art["title"].replace("_", " ") + "\n\n"
-        for p in art["paragraphs"]:
-            s = len(text)
-            text += p["context"].strip()
-            e = len(text)
-            text += "\n\n"
+        name, text, spans = article_document(art)
+        for s, e, p in spans:
             for qa in p["qas"]:
                 impossible = bool(qa.get("is_impossible"))
                 answers = tuple(a["text"] for a in qa.get("answers", []))
@@ -97,8 +88,8 @@ def squad_v1() -> tuple[QSet, set[str], set[str]]:
     """All 48 articles as one corpus; returns the set and the tune / report article names."""
     data = json.load(gzip.open(SQUAD))["data"]
     qs = QSet("squad1", CACHE / "sets" / "squad1", _squad_like(data, CACHE / "sets" / "squad1"))
-    shared = {_safe(t) + ".txt" for t in SQUAD2_TITLES}
-    rest = sorted({_safe(a["title"]) + ".txt" for a in data} - shared)
+    shared = {article_name(t) for t in SQUAD2_TITLES}
+    rest = sorted({article_name(a["title"]) for a in data} - shared)
     return qs, set(rest[0::2]), set(rest[1::2])
 
 
@@ -106,7 +97,7 @@ def squad_v2() -> tuple[QSet, set[str], set[str]]:
     """The 8 SQuAD 2.0 articles as their own corpus; returns calibrate / report article names."""
     data = json.load(gzip.open(SQUAD2))["data"]
     qs = QSet("squad2", CACHE / "sets" / "squad2", _squad_like(data, CACHE / "sets" / "squad2"))
-    names = sorted({_safe(a["title"]) + ".txt" for a in data})
+    names = sorted({article_name(a["title"]) for a in data})
     return qs, set(names[0::2]), set(names[1::2])
 
 
@@ -116,7 +107,7 @@ def qmsum(meetings: int | None = None) -> QSet:
     folder = CACHE / "sets" / f"qmsum{meetings or ''}"
     out = []
     for m in data:
-        name = _safe(m["name"]) + ".txt"
+        name = article_name(m["name"])
         text, offsets = "", []
         for speaker, words in m["turns"]:
             s = len(text)
