@@ -88,23 +88,33 @@ def test_random_unicode_keeps_every_character(text, suffix):
     _check("r" + suffix, text)
 
 
-def test_pipeline_on_generated_documents_never_raises(tmp_path):
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(documents(), min_size=6, max_size=6))
+def test_pipeline_on_generated_documents_never_raises(docs):
     """Random documents -> build -> random questions -> search: never an exception."""
+    import tempfile
+    from pathlib import Path
+
     from qa import Retriever, build_index
     from qa.errors import BadQuestion
 
     rng = np.random.default_rng(7)
-    corpus = tmp_path / "corpus"
+    tmp = Path(tempfile.mkdtemp(prefix="qa-pipeline-"))
+    corpus = tmp / "corpus"
     corpus.mkdir()
-    for n in range(6):
-        doc = documents().example()
-        (corpus / f"g{n}{doc[0][-4:] if doc[0].endswith('.txt') else '.md'}").write_text(doc[1], encoding="utf-8")
-    build_index(corpus, tmp_path / "index")
-    r = Retriever.load(tmp_path / "index")
-    vocab = "what when how many museum ship free cost why start item note 1602 sunday the a ? ! [1] 🙂 你好".split()
-    for _ in range(60):
-        q = " ".join(rng.choice(vocab, size=int(rng.integers(1, 8))))
-        try:
-            r.answer(q, k=int(rng.integers(1, 6)))
-        except BadQuestion:
-            pass
+    try:
+        for n, (name, text) in enumerate(docs):
+            (corpus / f"g{n}{Path(name).suffix}").write_text(text, encoding="utf-8")
+        build_index(corpus, tmp / "index")
+        r = Retriever.load(tmp / "index")
+        vocab = "what when how many museum ship free cost why start item note 1602 sunday the a ? ! [1] 🙂 你好".split()
+        for _ in range(60):
+            q = " ".join(rng.choice(vocab, size=int(rng.integers(1, 8))))
+            try:
+                r.answer(q, k=int(rng.integers(1, 6)))
+            except BadQuestion:
+                pass
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
