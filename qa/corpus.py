@@ -9,7 +9,6 @@ never stops the rest from being indexed.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -53,10 +52,21 @@ class Skipped:
     reason: str
 
 
-@functools.lru_cache(maxsize=256)
+# Staleness checks scan the corpus on every question of a long-running app: extract each
+# version of a file once. Keyed by name and digest only, so that no file's bytes are kept.
+_EXTRACTED: dict[tuple[str, str], Extracted] = {}
+_EXTRACTED_MAX = 256
+
+
 def _read_cached(name: str, sha256: str, data: bytes) -> Extracted:
-    # Staleness checks scan the corpus on every `qa ask`: extract each version of a file once.
-    return read(name, data)
+    key = (name, sha256)
+    extracted = _EXTRACTED.get(key)
+    if extracted is None:
+        extracted = read(name, data)
+        if len(_EXTRACTED) >= _EXTRACTED_MAX:
+            _EXTRACTED.pop(next(iter(_EXTRACTED)))  # the oldest entry
+        _EXTRACTED[key] = extracted
+    return extracted
 
 
 def read_document(name: str, data: bytes) -> Document:
