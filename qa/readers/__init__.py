@@ -18,16 +18,20 @@ MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # larger files are refused, not silently t
 __all__ = ["BLOCK_KINDS", "CONTENT_KINDS", "Block", "Extracted", "SUFFIXES", "decode", "read"]
 
 
+def _check_size(data: bytes, name: str) -> None:
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected(
+            f"{name}: {len(data):,} bytes is over the {MAX_DOCUMENT_BYTES:,}-byte limit; split it into smaller files"
+        )
+
+
 def decode(data: bytes, name: str) -> str:
     """Decode a text document's bytes, or say exactly why they are not usable text.
 
     Raises:
         DocumentRejected: The bytes are binary, not UTF-8, or too large.
     """
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentRejected(
-            f"{name}: {len(data):,} bytes is over the {MAX_DOCUMENT_BYTES:,}-byte limit; split it into smaller files"
-        )
+    _check_size(data, name)
     if b"\x00" in data[:8192]:
         raise DocumentRejected(f"{name}: looks binary (contains NUL bytes); only UTF-8 text is indexed")
     try:
@@ -54,8 +58,7 @@ def read(name: str, data: bytes) -> Extracted:
     suffix = PurePath(name).suffix.lower()
     if suffix not in SUFFIXES:
         raise DocumentRejected(f"{name}: {suffix or 'files without a suffix'} not accepted; use one of {', '.join(SUFFIXES)}")
-    if len(data) > MAX_DOCUMENT_BYTES:
-        decode(data, name)  # raises the size message
+    _check_size(data, name)  # before any reader: binary formats are not decoded
     if suffix == ".pdf":
         from .pdf import read_pdf
 
