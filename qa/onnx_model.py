@@ -6,6 +6,13 @@ exported once to ONNX (``torch.onnx.export``) and queries run it on
 ``onnxruntime`` with the ``tokenizers`` library; pooling and normalization are
 done here in numpy, the way sentence-transformers does them.
 
+The token embedding table (30,522 × 384 floats, half of MiniLM's weights) is
+kept out of the graph: it is saved as ``embeddings.npy``, its rows are read from disk
+as tokens need them, and the graph takes ``inputs_embeds``. A query touches a few dozen rows of it, so
+the server no longer holds 47 MB of weights it never reads. The lookup is the
+same gather the model does itself, so the vectors do not change; models whose
+forward pass does not accept ``inputs_embeds`` that way are exported whole.
+
 The export lives in a per-user cache, ``$QA_CACHE_DIR`` or
 ``$XDG_CACHE_HOME/qa`` (``~/.cache/qa``), under ``onnx/<key>/``. The key hashes
 the model's path, the content of its configuration and tokenizer files, the
@@ -37,11 +44,12 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 # Bump when the exported files or their meaning change: old exports are then ignored.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 OPSET = 17
 MODEL_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+EMBEDDINGS_FILE = "embeddings.npy"
 META_FILE = "meta.json"
 # Pooling modes computed here; others (weighted mean, last token, several at once) stay on torch.
 POOLING_MODES = {"mean", "cls", "max", "mean_sqrt_len_tokens"}
@@ -192,6 +200,36 @@ def export(spec: ModelSpec, dest: Path) -> dict:
     if names[:2] != ["input_ids", "attention_mask"]:
         raise ModelError(f"model {spec.path.name!r} takes inputs {tokenizer.model_input_names}")
 
+    table = auto_model.get_input_embeddings() if hasattr(auto_model, "get_input_embeddings") else None
+    layouts = ["split", "whole"] if isinstance(table, torch.nn.Embedding) else ["whole"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for layout in layouts:
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+        tmp.mkdir()
+        try:
+            meta = _export_layout(torch, st, spec, auto_model, tokenizer, names, layout, tmp)
+            _install(tmp, dest)
+            log.info("exported %s to ONNX (%s) in %.1f s", spec.path.name, layout, time.perf_counter() - t0)
+            return meta
+        except Exception as exc:  # the split layout may not suit a model: the whole graph then
+            last = exc
+            log.debug("ONNX export of %s as %s failed: %s", spec.path.name, layout, exc)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    assert last is not None
+    raise last
+
+
+def _export_layout(torch: Any, st: Any, spec: ModelSpec, auto_model: Any, tokenizer: Any, names: list[str],
+                   layout: str, tmp: Path) -> dict:
+    """Export one layout into ``tmp`` and check it against sentence-transformers.
+
+    ``whole`` takes token ids; ``split`` takes ``inputs_embeds`` and writes the
+    token embedding table beside the graph, read row by row by the encoder.
+    """
+    graph_inputs = (["inputs_embeds", *names[1:]] if layout == "split" else names)
+
     class Wrapper(torch.nn.Module):
         # transformers 5 wants keyword arguments, torch.onnx.export passes positional ones.
         def __init__(self) -> None:
@@ -199,45 +237,47 @@ def export(spec: ModelSpec, dest: Path) -> dict:
             self.model = auto_model
 
         def forward(self, *args: Any) -> Any:
-            return self.model(**dict(zip(names, args))).last_hidden_state
+            return self.model(**dict(zip(graph_inputs, args))).last_hidden_state
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    tmp.mkdir()
-    try:
-        sample = tokenizer(["a short text", "and a somewhat longer one, to vary the length"],
-                           padding=True, return_tensors="pt")
-        dynamic = {n: {0: "batch", 1: "sequence"} for n in names + ["token_embeddings"]}
-        import warnings
+    sample = tokenizer(["a short text", "and a somewhat longer one, to vary the length"],
+                       padding=True, return_tensors="pt")
+    args = [sample[n] for n in names]
+    files = {}
+    with torch.no_grad():
+        if layout == "split":
+            table = auto_model.get_input_embeddings().weight.detach().cpu().numpy().astype(np.float32)
+            np.save(tmp / EMBEDDINGS_FILE, table)
+            files[EMBEDDINGS_FILE] = _sha256(tmp / EMBEDDINGS_FILE)
+            args[0] = auto_model.get_input_embeddings()(args[0])
+    dynamic = {n: {0: "batch", 1: "sequence"} for n in graph_inputs + ["token_embeddings"]}
+    import warnings
 
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about Python control flow: shapes are dynamic here
-            torch.onnx.export(Wrapper(), tuple(sample[n] for n in names), str(tmp / MODEL_FILE), dynamo=False,
-                              input_names=names, output_names=["token_embeddings"], dynamic_axes=dynamic,
-                              opset_version=OPSET)
-        tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
-        import importlib.metadata as md
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow: shapes are dynamic here
+        torch.onnx.export(Wrapper(), tuple(args), str(tmp / MODEL_FILE), dynamo=False,
+                          input_names=graph_inputs, output_names=["token_embeddings"], dynamic_axes=dynamic,
+                          opset_version=OPSET)
+    tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
+    import importlib.metadata as md
 
-        meta = {
-            "export_version": EXPORT_VERSION, "model": str(spec.path), "key": spec.key,
-            "inputs": names, "pooling": spec.pooling, "max_seq_length": int(st.max_seq_length),
-            "pad_id": int(tokenizer.pad_token_id or 0), "pad_token": tokenizer.pad_token or "[PAD]",
-            "dimension": int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
-                             else st.get_sentence_embedding_dimension()),
-            "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE), TOKENIZER_FILE: _sha256(tmp / TOKENIZER_FILE)},
-            "versions": {p: md.version(p) for p in ("torch", "transformers", "sentence-transformers", "onnxruntime")},
-        }
-        _write_json_atomic(tmp / META_FILE, meta)
-        probe = ["What is the total revenue of the park?", "x " * 400, "北京 🙂 3.14", ""]
-        got = OnnxEncoder(tmp).encode(probe)
-        want = st.encode(probe, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        cos = float((got * want).sum(axis=1).min())
-        if not cos >= MIN_EXPORT_COSINE:
-            raise ModelError(f"the ONNX export of {spec.path.name!r} disagrees with torch (cosine {cos:.5f})")
-        _install(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log.info("exported %s to ONNX in %.1f s", spec.path.name, time.perf_counter() - t0)
+    files.update({MODEL_FILE: _sha256(tmp / MODEL_FILE), TOKENIZER_FILE: _sha256(tmp / TOKENIZER_FILE)})
+    meta = {
+        "export_version": EXPORT_VERSION, "model": str(spec.path), "key": spec.key, "layout": layout,
+        "inputs": names, "graph_inputs": graph_inputs, "pooling": spec.pooling,
+        "max_seq_length": int(st.max_seq_length),
+        "pad_id": int(tokenizer.pad_token_id or 0), "pad_token": tokenizer.pad_token or "[PAD]",
+        "dimension": int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
+                         else st.get_sentence_embedding_dimension()),
+        "files": files,
+        "versions": {p: md.version(p) for p in ("torch", "transformers", "sentence-transformers", "onnxruntime")},
+    }
+    _write_json_atomic(tmp / META_FILE, meta)
+    probe = ["What is the total revenue of the park?", "x " * 400, "北京 🙂 3.14", ""]
+    got = OnnxEncoder(tmp).encode(probe)
+    want = st.encode(probe, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    cos = float((got * want).sum(axis=1).min())
+    if not cos >= MIN_EXPORT_COSINE:
+        raise ModelError(f"the ONNX export of {spec.path.name!r} disagrees with torch (cosine {cos:.5f})")
     return meta
 
 
@@ -293,8 +333,8 @@ class OnnxEncoder:
         try:
             if meta.get("export_version") != EXPORT_VERSION:
                 raise ModelError(f"the ONNX export in {self.folder} is from another version of qa")
-            expected = meta["files"][model_file]
-            for name, digest in ((model_file, expected), (TOKENIZER_FILE, meta["files"][TOKENIZER_FILE])):
+            names = [model_file, TOKENIZER_FILE] + ([EMBEDDINGS_FILE] if meta.get("layout") == "split" else [])
+            for name, digest in ((n, meta["files"][n]) for n in names):
                 if verify and _sha256(self.folder / name) != digest:
                     raise ModelError(f"{self.folder / name} does not match its sha256 checksum")
         except (OSError, KeyError) as exc:
@@ -304,8 +344,10 @@ class OnnxEncoder:
         self.max_seq_length = int(meta["max_seq_length"])
         self._pooling = meta["pooling"]
         self._inputs = list(meta["inputs"])
+        self._graph_inputs = list(meta.get("graph_inputs", self._inputs))
         self._pad_id = int(meta["pad_id"])
         try:
+            self._table = _RowFile(self.folder / EMBEDDINGS_FILE) if meta.get("layout") == "split" else None
             tok = Tokenizer.from_file(str(self.folder / TOKENIZER_FILE))
             options = ort.SessionOptions()
             options.log_severity_level = 3  # warnings about unused initializers are noise to users
@@ -350,7 +392,9 @@ class OnnxEncoder:
                 mask[row, :n] = 1
                 types[row, :n] = e.type_ids
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            tokens = self._session.run(None, {n: feed[n] for n in self._inputs})[0]
+            if self._table is not None:
+                feed["inputs_embeds"] = self._table.take(ids)
+            tokens = self._session.run(None, {n: feed[n] for n in self._graph_inputs})[0]
             out[idx] = self._pool(tokens, mask)
         # sentence-transformers' Normalize: x / max(||x||, 1e-12)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
@@ -365,6 +409,48 @@ class OnnxEncoder:
         summed = (tokens * m).sum(axis=1)
         count = np.maximum(m.sum(axis=1), 1e-9)
         return summed / (count if self._pooling == "mean" else np.sqrt(count))
+
+
+class _RowFile:
+    """Rows of a 2-D float32 ``.npy`` table, read from disk on demand.
+
+    Neither loaded nor memory-mapped: the kernel maps a cached file in large
+    folios, so a memory map of the 47 MB table was 5 MB resident after one
+    question and 33 MB after a hundred. A ``pread`` per distinct token costs
+    microseconds and leaves the process's resident memory alone; the page
+    cache still keeps hot rows in RAM, shared and reclaimable.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"{path.name} has .npy format {version}")
+            shape, fortran, dtype = read_header(f)
+            self._offset = f.tell()
+        if fortran or len(shape) != 2 or dtype != np.float32:
+            raise ValueError(f"{path.name} is not a float32 table")
+        if path.stat().st_size != self._offset + shape[0] * shape[1] * 4:
+            raise ValueError(f"{path.name} is truncated")
+        self.rows, self.dim = int(shape[0]), int(shape[1])
+        self._row_bytes = self.dim * 4
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def take(self, ids: np.ndarray) -> np.ndarray:
+        """The rows of ``ids`` (any shape), as an array of shape ``ids.shape + (dim,)``."""
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        if len(uniq) and not (0 <= uniq[0] and uniq[-1] < self.rows):
+            raise ValueError(f"token id outside the table of {self.rows} rows")
+        buf = b"".join(os.pread(self._fd, self._row_bytes, self._offset + int(i) * self._row_bytes) for i in uniq)
+        return np.frombuffer(buf, dtype=np.float32).reshape(-1, self.dim)[inverse.reshape(ids.shape)]
+
+    def __del__(self) -> None:
+        try:
+            os.close(self._fd)
+        except (AttributeError, OSError):
+            pass
 
 
 def _release_freed_memory() -> None:

@@ -81,6 +81,13 @@ def test_export_records_the_sentence_transformers_pipeline(bundled_export):
     assert meta["max_seq_length"] == json.loads((model / "sentence_bert_config.json").read_text())["max_seq_length"]
     assert meta["dimension"] == 384
     assert meta["files"]["model.onnx"] == onnx_model._sha256(bundled_export / "model.onnx")
+    # The token table lives outside the graph, and is read row by row rather than held in memory.
+    assert meta["layout"] == "split" and meta["graph_inputs"][0] == "inputs_embeds"
+    table = np.load(bundled_export / "embeddings.npy", mmap_mode="r")
+    assert table.shape == (30522, 384)
+    enc = onnx_model.OnnxEncoder(bundled_export)
+    ids = np.array([[101, 7592, 2088, 102], [101, 30521, 0, 0]])
+    assert np.array_equal(enc._table.take(ids), np.asarray(table)[ids])
 
 
 def test_same_top5_through_torch_and_onnx(tmp_path, monkeypatch, dev_questions):
@@ -148,6 +155,39 @@ def test_damaged_export_is_made_again_after_a_one_line_notice(tmp_path, monkeypa
     assert sorted(p.name for p in copy.parent.iterdir()) == [copy.name, copy.name + ".lock"]  # no temporary left
     want = Embedder(backend="torch").encode_query(QUESTION)
     assert float((vec * want).sum()) >= 0.9999
+
+
+def test_damaged_token_table_is_refused(tmp_path, bundled_export):
+    copy = tmp_path / "export"
+    shutil.copytree(bundled_export, copy)
+    with open(copy / "embeddings.npy", "r+b") as f:
+        f.seek(20_000_000)
+        f.write(b"\xff" * 8)
+    with pytest.raises(ModelError, match="embeddings.npy does not match its sha256"):
+        onnx_model.OnnxEncoder(copy)
+    with open(copy / "embeddings.npy", "r+b") as f:
+        f.truncate(1_000_000)
+    with pytest.raises(ModelError):
+        onnx_model.OnnxEncoder(copy, verify=False)
+
+
+def test_model_whose_split_export_fails_is_exported_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    real = onnx_model._export_layout
+
+    def split_fails(torch, st, spec, auto_model, tokenizer, names, layout, tmp):  # injected fault
+        if layout == "split":
+            raise ModelError("injected: this model does not take inputs_embeds")
+        return real(torch, st, spec, auto_model, tokenizer, names, layout, tmp)
+
+    monkeypatch.setattr(onnx_model, "_export_layout", split_fails)
+    enc = onnx_model.load(resolve_model(None))
+    assert enc.meta["layout"] == "whole" and enc._table is None
+    assert not (enc.folder / "embeddings.npy").exists()
+    texts = [QUESTION, "How many enterprises are in the park?", "北京 🙂 3.14"]
+    want = Embedder(backend="torch").model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                                  show_progress_bar=False)
+    assert float((enc.encode(texts) * want).sum(axis=1).min()) >= 0.9999
 
 
 def test_export_failure_falls_back_to_torch_with_a_notice(tmp_path, monkeypatch, caplog):
