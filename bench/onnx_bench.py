@@ -238,15 +238,17 @@ def section(o: dict) -> str:
             f"{ex['torch'] - ex['onnx int8']:.4f} under torch (the quality target allows 0.002). "
             f"The ONNX app had torch mapped: {m['onnx']['torch loaded']}; the torch app: {m['torch']['torch loaded']}.",
             "",
-            "Reading these figures: the machine was oversubscribed (load average about 12 on 2 cores) during this "
-            "run, and torch suffers from that far more than onnxruntime, because its OpenMP threads wait for each "
+            "Reading these figures: the 1-minute load average read "
+            f"{' / '.join(str(x) for x in o.get('load average', ['unknown']))} on 2 cores during this run, in "
+            "order. When other jobs share the cores, torch suffers "
+            "far more than onnxruntime, because its OpenMP threads wait for each "
             f"other while other processes hold the cores. The torch p50 of {w['torch encode p50 ms']} ms compares "
             "with 6.5 to 6.8 ms on a quiet machine (issue 12), where onnxruntime encoded a question in 1.8 to 2.2 ms "
             "and the rest of a search took about 1 ms: so on a quiet machine the warm ratio should be near 0.45, "
             "not the figure above, and the cold and build ratios are likely flattered in the same way, if less. "
             "The memory ratio does not depend on load. About 150 MB of the ONNX app is gradio and the app itself "
-            "(measured by importing `qa.web` alone), and about 100 MB the float32 weights in onnxruntime; the int8 "
-            "model holds about 35 MB instead.",
+            "(measured by importing `qa.web` alone), and about 55 MB the float32 weights of the graph in "
+            "onnxruntime; the token embedding table (47 MB) is read from disk row by row and is not resident.",
             ""]
     return "\n".join(out)
 
@@ -326,12 +328,15 @@ def main() -> None:
     sub("build", env_for("onnx"), str(interview / "corpus"), str(interview / "index"))
 
     out: dict = {"articles": a.articles, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    out["load average"] = [round(os.getloadavg()[0], 1)]
     out["cold"] = cold(interview / "index", a.cold_runs)
+    out["load average"].append(round(os.getloadavg()[0], 1))
     print("cold", out["cold"], flush=True)
     out["warm"] = warm(interview / "index", a.rounds)
     print("warm", out["warm"], flush=True)
     mem = {b: app_memory(interview / "corpus", interview / "index", b, a.questions) for b in ("onnx", "torch")}
     mem["ratio"] = round(mem["onnx"]["rss_mb"] / mem["torch"]["rss_mb"], 3)
+    out["load average"].append(round(os.getloadavg()[0], 1))
     out["memory"] = mem
     print("memory", mem, flush=True)
 
