@@ -435,9 +435,19 @@ class QAService:
     def documents(self) -> list[DocumentRow]:
         """Documents in the corpus and the index, with passage counts and index times."""
         try:
-            files: dict[str, Any] = read_manifest(self.index).get("files", {})
+            manifest: dict[str, Any] = read_manifest(self.index)
         except QAError:
-            files = {}
-        names = sorted(set(files) | {d.name for d in corpus_mod.scan(self.corpus)[0]})
+            manifest = {}
+        files: dict[str, Any] = manifest.get("files", {})
+        skipped = manifest.get("skipped")
+        if isinstance(skipped, dict):
+            # By digests, as staleness is: listing the tab must not run every reader. A file the
+            # build skipped stays out while its bytes are the same.
+            on_disk = corpus_mod.file_digests(self.corpus)
+            fresh = {n for n, d in on_disk.items()
+                     if n not in skipped or not isinstance(skipped[n], dict) or skipped[n].get("sha256") != d}
+        else:
+            fresh = {d.name for d in corpus_mod.scan(self.corpus)[0]}
+        names = sorted(set(files) | fresh)
         return [DocumentRow(n, files.get(n, {}).get("passages"), files.get(n, {}).get("indexed_at"))
                 for n in names]
