@@ -33,7 +33,29 @@ from .suggest import pick_suggestions
 
 log = logging.getLogger("qa.web")
 
-MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted document
+MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted text document
+# PDF and DOCX files carry fonts, images and zip overhead around their text, so real ones are
+# often over 1 MB: they may be as large as the readers accept (corpus.MAX_DOCUMENT_BYTES).
+BINARY_SUFFIXES = (".pdf", ".docx")
+MAX_BINARY_UPLOAD_BYTES = corpus_mod.MAX_DOCUMENT_BYTES
+
+
+def upload_limit(name: str) -> int:
+    """The largest upload accepted for a file of this name, in bytes.
+
+    Args:
+        name: The file name; its suffix decides.
+
+    Returns:
+        ``MAX_BINARY_UPLOAD_BYTES`` for PDF and DOCX, ``MAX_UPLOAD_BYTES`` for the text formats.
+    """
+    return MAX_BINARY_UPLOAD_BYTES if Path(name).suffix.lower() in BINARY_SUFFIXES else MAX_UPLOAD_BYTES
+
+
+def size_text(n: int) -> str:
+    """A byte count as people write limits: ``1 MB``, ``5 MB``, ``512 KB``."""
+    mb = n / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 else f"{n // 1024} KB"
 # Wrong passwords allowed per client address in a moving window, before that address is locked out.
 LOGIN_LIMIT = "5/minute"
 # Questions per client address (chat, /ask and the MCP tool together), in a moving window:
@@ -340,7 +362,7 @@ class QAService:
         if not (title or "").strip():
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
         return corpus_mod.add(self.corpus, readable_name(title), titled(title, text or ""))
 
     def add_files(self, password: str | None, paths: list[str],
@@ -357,9 +379,11 @@ class QAService:
             shown = Path(p).name
             try:
                 size = os.path.getsize(p)
-                if size > MAX_UPLOAD_BYTES:
+                limit = upload_limit(shown)
+                if size > limit:
+                    kind = "PDF and DOCX files" if limit == MAX_BINARY_UPLOAD_BYTES else "text files"
                     raise corpus_mod.DocumentRejected(
-                        f"{shown}: {size:,} bytes is over the {MAX_UPLOAD_BYTES // 1024} KB upload limit")
+                        f"{shown}: {size:,} bytes is over the {size_text(limit)} upload limit for {kind}")
                 name = corpus_mod.safe_name(shown)
                 if not name.lower().endswith(corpus_mod.SUFFIXES) or Path(shown).suffix.lower() not in corpus_mod.SUFFIXES:
                     raise corpus_mod.DocumentRejected(
@@ -399,7 +423,7 @@ class QAService:
         if not (title or "").strip():
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
         name, was_there = self._store(readable_name(title), titled(title, text or ""))
         result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
         return self._rebuild_after_edit(result, progress)
