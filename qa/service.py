@@ -56,6 +56,8 @@ def size_text(n: int) -> str:
     """A byte count as people write limits: ``1 MB``, ``5 MB``, ``512 KB``."""
     mb = n / (1024 * 1024)
     return f"{mb:g} MB" if mb >= 1 else f"{n // 1024} KB"
+
+
 # Wrong passwords allowed per client address in a moving window, before that address is locked out.
 LOGIN_LIMIT = "5/minute"
 # Questions per client address (chat, /ask and the MCP tool together), in a moving window:
@@ -466,7 +468,8 @@ class QAService:
         skipped = manifest.get("skipped")
         if isinstance(skipped, dict):
             # By digests, as staleness is: listing the tab must not run every reader. A file the
-            # build skipped stays out while its bytes are the same.
+            # build skipped stays out while its bytes are the same; a new file is listed until a
+            # build reads it (and drops it again if it has nothing to index).
             on_disk = corpus_mod.file_digests(self.corpus)
             fresh = {n for n, d in on_disk.items()
                      if n not in skipped or not isinstance(skipped[n], dict) or skipped[n].get("sha256") != d}
