@@ -10,7 +10,9 @@ process. Measured as whole processes, interleaved so that machine noise hits all
 * ``other``: with ``--other SRC``, `qa ask` with the check, importing the package from SRC
   instead (another checkout, e.g. before a change).
 
-    python bench/stale_check.py [--runs 5] [--other SRC] [--json OUT]
+    python bench/stale_check.py [--runs 5] [--other SRC] [--small] [--json OUT]
+
+``--small`` keeps only the PDF and DOCX fixtures (for `make test`'s smoke run).
 
 The index is built once in a temporary folder by the package under measurement.
 """
@@ -31,12 +33,14 @@ from common import ROOT, pct
 QUESTION = "Where does the name Mozilla come from?"
 
 
-def corpus_of_fixtures(dest: Path) -> Path:
-    """The interview and every fixture document, in ``dest``."""
+def corpus_of_fixtures(dest: Path, small: bool = False) -> Path:
+    """The interview and the fixture documents (only the PDF and DOCX ones if ``small``), in ``dest``."""
     dest.mkdir(parents=True)
-    shutil.copy(ROOT / "corpus" / "optics_valley_interview.txt", dest)
+    if not small:
+        shutil.copy(ROOT / "corpus" / "optics_valley_interview.txt", dest)
+    suffixes = (".pdf", ".docx") if small else (".txt", ".md", ".html", ".pdf", ".docx")
     for path in sorted((ROOT / "tests" / "fixtures").iterdir()):
-        if path.is_file() and path.suffix in (".txt", ".md", ".html", ".pdf", ".docx") and path.name != "FIXTURES.md":
+        if path.is_file() and path.suffix in suffixes and path.name != "FIXTURES.md":
             shutil.copy(path, dest)
     return dest
 
@@ -45,12 +49,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--other", help="a source tree whose qa package is measured too (PYTHONPATH)")
+    ap.add_argument("--small", action="store_true", help="only the PDF and DOCX fixtures")
     ap.add_argument("--json")
     a = ap.parse_args()
     from qa import build_index
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = corpus_of_fixtures(Path(tmp) / "corpus")
+        corpus = corpus_of_fixtures(Path(tmp) / "corpus", a.small)
         index = Path(tmp) / "index"
         documents = build_index(corpus, index).files
         base = [sys.executable, "-m", "qa.cli", "ask", QUESTION, "--index", str(index)]
