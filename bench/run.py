@@ -149,6 +149,7 @@ def main() -> None:
                   name="latency_interview")
     squad_index = CACHE / f"squad_index_{1 if smoke else 'all'}"
     latency_big = run("latency.py", "--index", str(squad_index), *quick, name="latency_squad")
+    stale = run("stale_check.py", *(["--runs", "1", "--small"] if smoke else []))
     if latency["index"] == latency_big["index"]:
         raise SystemExit("error: both latency rows measured the same index")
     build = run("build.py", *articles)
@@ -189,6 +190,10 @@ def main() -> None:
     lines += ["", f"Cold start, whole processes, median of {c['runs']}: `qa ask` {c['qa ask s (median)']} s against "
               f"`python -c` importing sentence-transformers, loading the model and encoding one string "
               f"{c['bare load+encode s (median)']} s: **{c['ratio']}×**.", ""]
+    lines += [f"Cold `qa ask` over {stale['documents']} documents (the fixtures: PDF, DOCX, HTML, text), median of "
+              f"{stale['runs']}: with the staleness check (bytes only) {stale['ask s (median)']} s against "
+              f"{stale['no check s (median)']} s without it: **{stale['ask / no check']}×**. "
+              "Command: `python bench/stale_check.py`.", ""]
     f, b, i = build["full build"], build["bare encode"], build["incremental"]
     lines += ["## 3. Building", "",
               "Full build of the SQuAD corpus from nothing, against a bare `model.encode` of exactly the texts the "

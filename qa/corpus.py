@@ -22,8 +22,8 @@ from .readers import MAX_DOCUMENT_BYTES, SUFFIXES, Extracted, decode, read
 
 MAX_NAME_CHARS = 100
 
-__all__ = ["Document", "MAX_DOCUMENT_BYTES", "SUFFIXES", "Skipped", "add", "decode", "read_document", "remove",
-           "safe_name", "scan"]
+__all__ = ["Document", "MAX_DOCUMENT_BYTES", "SUFFIXES", "Skipped", "add", "decode", "file_digests", "file_hashes",
+           "read_document", "remove", "safe_name", "scan"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,22 @@ class Document:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file that was not indexed, and why."""
+    """A file that was not indexed, and why.
+
+    Attributes:
+        name: Path relative to the corpus folder.
+        reason: Why it was not indexed.
+        sha256: Hex digest of its bytes, or None when they could not be read (or
+            its suffix is not a document's, so its bytes never matter).
+    """
 
     name: str
     reason: str
+    sha256: str | None = None
 
 
-# Staleness checks scan the corpus on every question of a long-running app: extract each
-# version of a file once. Keyed by name and digest only, so that no file's bytes are kept.
+# A long-running app rebuilds after every edit, and each build scans the whole corpus:
+# extract each version of a file once. Keyed by name and digest only, so that no file's bytes are kept.
 _EXTRACTED: dict[tuple[str, str], Extracted] = {}
 _EXTRACTED_MAX = 256
 
@@ -86,6 +94,22 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
+def _files(root: Path) -> list[tuple[str, Path]]:
+    """``(name, path)`` of every visible file under ``root``, sorted by path."""
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not _hidden(rel) and path.is_file():
+            found.append((rel.as_posix(), path))
+    return found
+
+
+def _is_candidate(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES
+
+
 def scan(corpus: str | os.PathLike[str]) -> tuple[list[Document], list[Skipped]]:
     """Read every document under ``corpus``.
 
@@ -94,33 +118,59 @@ def scan(corpus: str | os.PathLike[str]) -> tuple[list[Document], list[Skipped]]
 
     Returns:
         The readable documents sorted by name, and the files that were skipped
-        with the reason for each. Empty documents are skipped too: they have
-        nothing to index.
+        with the reason for each (and the digest of their bytes, so that a
+        staleness check can tell that they did not change). Empty documents are
+        skipped too: they have nothing to index.
     """
-    root = Path(corpus)
     docs: list[Document] = []
     skipped: list[Skipped] = []
-    if not root.is_dir():
-        return docs, skipped
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if _hidden(rel) or not path.is_file():
-            continue
-        name = rel.as_posix()
-        if path.suffix.lower() not in SUFFIXES:
+    for name, path in _files(Path(corpus)):
+        if not _is_candidate(path):
             skipped.append(Skipped(name, f"not one of {', '.join(SUFFIXES)}"))
             continue
         try:
-            docs.append(read_document(name, path.read_bytes()))
-        except DocumentRejected as exc:
-            skipped.append(Skipped(name, str(exc).removeprefix(f"{name}: ")))
+            data = path.read_bytes()
         except OSError as exc:
             skipped.append(Skipped(name, f"cannot be read ({exc.strerror})"))
+            continue
+        try:
+            docs.append(read_document(name, data))
+        except DocumentRejected as exc:
+            skipped.append(Skipped(name, str(exc).removeprefix(f"{name}: "), hashlib.sha256(data).hexdigest()))
     return docs, skipped
 
 
+def file_digests(corpus: str | os.PathLike[str]) -> dict[str, str | None]:
+    """``{name: sha256}`` of the bytes of every file with a document's suffix, no reader run.
+
+    This is what staleness is decided by: a build records the same digests for
+    the files it indexed and for those it skipped, so comparing the two needs
+    no extraction (a cold ``qa ask`` over PDFs would otherwise read them all).
+
+    Args:
+        corpus: The corpus folder.
+
+    Returns:
+        The digest of each file, or None for a file whose bytes cannot be read.
+    """
+    digests: dict[str, str | None] = {}
+    for name, path in _files(Path(corpus)):
+        if not _is_candidate(path):
+            continue
+        try:
+            with open(path, "rb") as fh:
+                digests[name] = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            digests[name] = None
+    return digests
+
+
 def file_hashes(corpus: str | os.PathLike[str]) -> dict[str, str]:
-    """``{name: sha256}`` of the readable documents, for staleness checks."""
+    """``{name: sha256}`` of the readable documents (runs every reader).
+
+    Only for indexes whose manifest predates the record of skipped files;
+    :func:`file_digests` is the cheap check.
+    """
     docs, _ = scan(corpus)
     return {d.name: d.sha256 for d in docs}
 
@@ -215,7 +265,7 @@ def remove(corpus: str | os.PathLike[str], name: str) -> None:
     root = Path(corpus).resolve()
     target = (root / name).resolve()
     if root not in target.parents or target.suffix.lower() not in SUFFIXES or not target.is_file():
-        names = [d.name for d in scan(root)[0]]
+        names = [name for name, path in _files(root) if _is_candidate(path)]
         listing = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
         raise DocumentNotFound(f"no document {name!r} in {corpus}; documents: {listing or 'none'}")
     target.unlink()

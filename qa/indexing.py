@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from . import __version__
 from .chunking import CHUNKER_VERSION, Passage, pack
 from .readers.text import read_text
-from .corpus import Skipped, scan
+from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, scan
 from .embedding import Embedder
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
 from .lexical import Lexical
@@ -269,6 +269,10 @@ def build_index(
             "passages": len(records),
             "sentences": len(s_list),
             "files": files,
+            # Skipped documents with their digests: staleness is decided by bytes alone, and a
+            # file that stays empty or unreadable does not make the index look stale forever.
+            "skipped": {s.name: {"sha256": s.sha256, "reason": s.reason}
+                        for s in skipped if Path(s.name).suffix.lower() in SUFFIXES},
         }
         previous_gen = previous["generation"] if previous else None
         written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
@@ -294,14 +298,32 @@ def build_index(
 
 
 def is_stale(corpus: str | os.PathLike[str], index: str | os.PathLike[str]) -> bool:
-    """True when the corpus has changed since the index was built (or there is no usable index)."""
-    from .corpus import file_hashes
+    """True when the corpus has changed since the index was built (or there is no usable index).
 
+    Decided by the digests of the files' bytes against those the build recorded,
+    for the documents it indexed and the files it skipped: no reader runs. An
+    index built before skipped files were recorded is checked the old way, by
+    reading every document, until the next build records them.
+
+    Args:
+        corpus: The corpus folder.
+        index: The index folder.
+
+    Returns:
+        Whether ``qa build`` would change the index.
+    """
     try:
         manifest = read_manifest(index)
     except (IndexNotFound, IndexCorrupt, IndexMismatch):
         return True
     if manifest.get("chunker_version") != CHUNKER_VERSION:
         return True
-    built = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
-    return built != file_hashes(corpus)
+    try:
+        built = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
+        skipped = manifest.get("skipped")
+        if skipped is None:
+            return built != file_hashes(corpus)
+        built.update((name, f["sha256"]) for name, f in skipped.items())
+    except (AttributeError, KeyError, TypeError):
+        return True  # a manifest edited by hand: a build rewrites it
+    return built != file_digests(corpus)

@@ -33,7 +33,31 @@ from .suggest import pick_suggestions
 
 log = logging.getLogger("qa.web")
 
-MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted document
+MAX_UPLOAD_BYTES = 1024 * 1024  # per uploaded or pasted text document
+# PDF and DOCX files carry fonts, images and zip overhead around their text, so real ones are
+# often over 1 MB: they may be as large as the readers accept (corpus.MAX_DOCUMENT_BYTES).
+BINARY_SUFFIXES = (".pdf", ".docx")
+MAX_BINARY_UPLOAD_BYTES = corpus_mod.MAX_DOCUMENT_BYTES
+
+
+def upload_limit(name: str) -> int:
+    """The largest upload accepted for a file of this name, in bytes.
+
+    Args:
+        name: The file name; its suffix decides.
+
+    Returns:
+        ``MAX_BINARY_UPLOAD_BYTES`` for PDF and DOCX, ``MAX_UPLOAD_BYTES`` for the text formats.
+    """
+    return MAX_BINARY_UPLOAD_BYTES if Path(name).suffix.lower() in BINARY_SUFFIXES else MAX_UPLOAD_BYTES
+
+
+def size_text(n: int) -> str:
+    """A byte count as people write limits: ``1 MB``, ``5 MB``, ``512 KB``."""
+    mb = n / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 else f"{n // 1024} KB"
+
+
 # Wrong passwords allowed per client address in a moving window, before that address is locked out.
 LOGIN_LIMIT = "5/minute"
 # Questions per client address (chat, /ask and the MCP tool together), in a moving window:
@@ -340,7 +364,7 @@ class QAService:
         if not (title or "").strip():
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
         return corpus_mod.add(self.corpus, readable_name(title), titled(title, text or ""))
 
     def add_files(self, password: str | None, paths: list[str],
@@ -357,9 +381,11 @@ class QAService:
             shown = Path(p).name
             try:
                 size = os.path.getsize(p)
-                if size > MAX_UPLOAD_BYTES:
+                limit = upload_limit(shown)
+                if size > limit:
+                    kind = "PDF and DOCX files" if limit == MAX_BINARY_UPLOAD_BYTES else "text files"
                     raise corpus_mod.DocumentRejected(
-                        f"{shown}: {size:,} bytes is over the {MAX_UPLOAD_BYTES // 1024} KB upload limit")
+                        f"{shown}: {size:,} bytes is over the {size_text(limit)} upload limit for {kind}")
                 name = corpus_mod.safe_name(shown)
                 if not name.lower().endswith(corpus_mod.SUFFIXES) or Path(shown).suffix.lower() not in corpus_mod.SUFFIXES:
                     raise corpus_mod.DocumentRejected(
@@ -399,7 +425,7 @@ class QAService:
         if not (title or "").strip():
             raise corpus_mod.DocumentRejected("give the document a title")
         if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {MAX_UPLOAD_BYTES // 1024} KB limit")
+            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
         name, was_there = self._store(readable_name(title), titled(title, text or ""))
         result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
         return self._rebuild_after_edit(result, progress)
@@ -435,9 +461,20 @@ class QAService:
     def documents(self) -> list[DocumentRow]:
         """Documents in the corpus and the index, with passage counts and index times."""
         try:
-            files: dict[str, Any] = read_manifest(self.index).get("files", {})
+            manifest: dict[str, Any] = read_manifest(self.index)
         except QAError:
-            files = {}
-        names = sorted(set(files) | {d.name for d in corpus_mod.scan(self.corpus)[0]})
+            manifest = {}
+        files: dict[str, Any] = manifest.get("files", {})
+        skipped = manifest.get("skipped")
+        if isinstance(skipped, dict):
+            # By digests, as staleness is: listing the tab must not run every reader. A file the
+            # build skipped stays out while its bytes are the same; a new file is listed until a
+            # build reads it (and drops it again if it has nothing to index).
+            on_disk = corpus_mod.file_digests(self.corpus)
+            fresh = {n for n, d in on_disk.items()
+                     if n not in skipped or not isinstance(skipped[n], dict) or skipped[n].get("sha256") != d}
+        else:
+            fresh = {d.name for d in corpus_mod.scan(self.corpus)[0]}
+        names = sorted(set(files) | fresh)
         return [DocumentRow(n, files.get(n, {}).get("passages"), files.get(n, {}).get("indexed_at"))
                 for n in names]

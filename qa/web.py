@@ -20,7 +20,8 @@ from .errors import QAError  # noqa: E402
 from .render import answer_html, error_html, esc, parse_source_link, source_html  # noqa: E402
 from .corpus import SUFFIXES  # noqa: E402
 from .search import MAX_QUESTION_CHARS  # noqa: E402
-from .service import ASK_LIMIT, MAX_UPLOAD_BYTES, Caller, EditResult, QAService  # noqa: E402
+from .service import (ASK_LIMIT, MAX_BINARY_UPLOAD_BYTES, MAX_UPLOAD_BYTES, Caller, EditResult, QAService,  # noqa: E402
+                      size_text)
 
 log = logging.getLogger("qa.web")
 
@@ -339,7 +340,8 @@ def create_app(service: QAService) -> gr.Blocks:
             with gr.Accordion("Upload files", open=True):
                 files = gr.File(file_count="multiple", type="filepath", elem_id="qa-upload",
                                 file_types=list(SUFFIXES),
-                                label=f"{', '.join(SUFFIXES)} files, up to {MAX_UPLOAD_BYTES // 1024} KB each")
+                                label=f"{', '.join(SUFFIXES)} files, up to {size_text(MAX_UPLOAD_BYTES)} each "
+                                      f"({size_text(MAX_BINARY_UPLOAD_BYTES)} for .pdf and .docx)")
                 upload_btn = gr.Button("Upload and rebuild", elem_id="qa-upload-btn")
             with gr.Accordion("Remove a document", open=True):
                 which = gr.Dropdown(choices=[d.name for d in service.documents()], value=None, label="Document",
@@ -394,5 +396,6 @@ def serve(corpus: str = "corpus", index: str = "index", host: str = "127.0.0.1",
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
     demo.launch(server_name=host, server_port=port, mcp_server=True, ssr_mode=False, show_error=False,
                 prevent_thread_lock=not block, css=CSS, head=HEAD, theme=gr.themes.Default(font=FONT),
-                max_file_size=4 * MAX_UPLOAD_BYTES, footer_links=["api"])
+                # Above our own limits, so that a file a little too big gets the message that says them.
+                max_file_size=2 * max(MAX_UPLOAD_BYTES, MAX_BINARY_UPLOAD_BYTES), footer_links=["api"])
     return demo

@@ -68,3 +68,49 @@ def workspace(tmp_path, interview_index) -> tuple[Path, Path]:
     shutil.copytree(corpus, tmp_path / "corpus")
     shutil.copytree(index, tmp_path / "index")
     return tmp_path / "corpus", tmp_path / "index"
+
+
+# A corpus of several formats, for staleness checks that must run no reader.
+FIXTURES = ROOT / "tests" / "fixtures"
+BINARY_AND_HTML = ("wikipedia_mozilla_2015.pdf", "ebb_org_blog_post.html")
+BAD_FILES = {"empty.txt": b"", "blob.md": b"\x00\x01\x02binary", "notes.pdf": b"%PDF-1.4"}
+
+
+@pytest.fixture(scope="session")
+def mixed_index(interview_index, tmp_path_factory) -> tuple[Path, Path]:
+    """The interview plus a PDF, an HTML page and three files the build skips (built once)."""
+    from qa import build_index
+
+    base = tmp_path_factory.mktemp("mixed")
+    shutil.copytree(interview_index[0], base / "corpus")
+    shutil.copytree(interview_index[1], base / "index")
+    for name in BINARY_AND_HTML:
+        shutil.copy(FIXTURES / name, base / "corpus" / name)
+    for name, data in BAD_FILES.items():
+        (base / "corpus" / name).write_bytes(data)
+    build_index(base / "corpus", base / "index")
+    return base / "corpus", base / "index"
+
+
+@pytest.fixture
+def mixed(mixed_index, tmp_path) -> tuple[Path, Path]:
+    shutil.copytree(mixed_index[0], tmp_path / "corpus")
+    shutil.copytree(mixed_index[1], tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"
+
+
+@pytest.fixture
+def reader_calls(monkeypatch) -> list[str]:
+    """Names passed to the format readers, as in a fresh process (the extraction cache emptied)."""
+    import qa.corpus
+
+    calls: list[str] = []
+    real = qa.corpus.read
+
+    def counting(name, data):
+        calls.append(name)
+        return real(name, data)
+
+    monkeypatch.setattr(qa.corpus, "_EXTRACTED", {})
+    monkeypatch.setattr(qa.corpus, "read", counting)
+    return calls

@@ -45,6 +45,8 @@ def test_benchmarks_run_end_to_end(tmp_path):
         assert w["queries"] == 20 and 0 < w["bare encode"]["p50_ms"] <= w["answer"]["p95_ms"] * 10
         assert w["search"]["p50_ms"] <= w["search"]["p95_ms"]
     assert interview["cold"]["runs"] == 1 and interview["cold"]["qa ask s (median)"] > 0.1
+    stale = json.loads((cache / "stale_check.json").read_text())
+    assert stale["documents"] == 2 and stale["runs"] == 1 and stale["no check s (median)"] > 0.1
 
     build = json.loads((cache / "build.json").read_text())
     assert build["full build"]["texts"] == build["bare encode"]["texts"] > 49

@@ -15,6 +15,8 @@ from qa import (BuildInProgress, IndexCorrupt, IndexWriteError, IndexMismatch, I
                 is_stale)
 from qa.store import Writer, load_generation, read_manifest, write_generation
 
+from conftest import BAD_FILES, BINARY_AND_HTML, FIXTURES
+
 NEW_DOC = """# Harbour Museum
 
 ## Opening hours
@@ -359,3 +361,91 @@ def test_refresh_keeps_the_old_generation_when_the_new_one_is_damaged(workspace)
     (index / "manifest.json").write_text(json.dumps(m))
     assert not r.refresh()
     assert "120 billion" in r.search("What is the total revenue of the park?", k=1)[0].text
+
+
+# ------------------------------------------------------------ staleness by bytes, no reader run
+
+
+def test_manifest_records_skipped_files_with_their_digests(mixed):
+    import hashlib
+
+    corpus, index = mixed
+    m = read_manifest(index)
+    assert set(m["files"]) == {"optics_valley_interview.txt", *BINARY_AND_HTML}
+    assert set(m["skipped"]) == set(BAD_FILES)
+    for name, data in BAD_FILES.items():
+        assert m["skipped"][name]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert m["skipped"]["empty.txt"]["reason"] == "empty (no text to index)"
+
+
+def test_staleness_check_runs_no_reader(mixed, reader_calls):
+    from qa.service import QAService
+
+    corpus, index = mixed
+    assert not is_stale(corpus, index)
+    rows = QAService(corpus, index).documents()
+    assert reader_calls == []
+    # The Corpus tab lists the indexed documents, not the files the build skipped.
+    assert [r.name for r in rows] == sorted(["optics_valley_interview.txt", *BINARY_AND_HTML])
+    # The instrumentation does see readers when they run: a build after a change reads the corpus.
+    (corpus / "empty.txt").write_text("Now it has text about lighthouses.", encoding="utf-8")
+    build_index(corpus, index)
+    assert "empty.txt" in reader_calls and "wikipedia_mozilla_2015.pdf" in reader_calls
+
+
+@pytest.mark.parametrize("change", ["pdf bytes", "html bytes", "skipped file bytes", "add", "add skipped",
+                                    "remove", "remove skipped"])
+def test_staleness_follows_the_bytes(mixed, reader_calls, change):
+    corpus, index = mixed
+    if change == "pdf bytes":  # a byte appended after %%EOF: the same text, other bytes
+        (corpus / "wikipedia_mozilla_2015.pdf").write_bytes((FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes() + b"\n")
+    elif change == "html bytes":
+        page = corpus / "ebb_org_blog_post.html"
+        page.write_bytes(page.read_bytes().replace(b"</body>", b"<p>One more line.</p></body>", 1))
+    elif change == "skipped file bytes":
+        (corpus / "blob.md").write_bytes(b"\x00still binary, other bytes")
+    elif change == "add":
+        (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
+    elif change == "add skipped":
+        (corpus / "empty2.md").write_bytes(b"")
+    elif change == "remove":
+        (corpus / "wikipedia_mozilla_2015.pdf").unlink()
+    else:
+        (corpus / "notes.pdf").unlink()
+    assert is_stale(corpus, index)
+    assert reader_calls == []
+    build_index(corpus, index)
+    assert not is_stale(corpus, index)
+
+
+def test_files_that_are_not_documents_do_not_make_the_index_stale(mixed):
+    corpus, index = mixed
+    (corpus / "tool.exe").write_bytes(b"MZ")
+    (corpus / ".hidden.md").write_text("draft", encoding="utf-8")
+    assert not is_stale(corpus, index)
+
+
+def test_manifest_without_skipped_files_is_checked_by_reading(mixed, reader_calls):
+    """An index built before skipped files were recorded: no crash, the right answer, the old way."""
+    corpus, index = mixed
+    path = index / "manifest.json"
+    m = json.loads(path.read_text(encoding="utf-8"))
+    del m["skipped"]
+    path.write_text(json.dumps(m), encoding="utf-8")
+    assert not is_stale(corpus, index)
+    assert "wikipedia_mozilla_2015.pdf" in reader_calls  # the fallback extracts
+    (corpus / "harbour.md").write_text(NEW_DOC, encoding="utf-8")
+    assert is_stale(corpus, index)
+    build_index(corpus, index)
+    assert "skipped" in read_manifest(index) and not is_stale(corpus, index)
+
+
+def test_manifest_with_a_damaged_skipped_record_is_stale(mixed):
+    corpus, index = mixed
+    path = index / "manifest.json"
+    m = json.loads(path.read_text(encoding="utf-8"))
+    m["skipped"] = {"empty.txt": "not a record"}
+    path.write_text(json.dumps(m), encoding="utf-8")
+    assert is_stale(corpus, index)
+    build_index(corpus, index)
+    assert not is_stale(corpus, index)

@@ -128,3 +128,22 @@ def test_errors_are_one_line(tmp_path, workspace):
         no_traceback(proc)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
+
+
+def test_status_and_ask_run_no_reader_to_check_staleness(mixed, reader_calls):
+    """A cold `qa ask` or `qa status` over PDFs and HTML checks staleness by digests, not by extracting."""
+    from click.testing import CliRunner
+
+    from qa.cli import main
+
+    corpus, index = mixed
+    status = CliRunner().invoke(main, ["status", "--corpus", str(corpus), "--index", str(index)])
+    assert status.exit_code == 0 and "up to date" in status.output
+    ask = CliRunner().invoke(main, ["ask", "Where does the name Mozilla come from?", "--json",
+                                    "--corpus", str(corpus), "--index", str(index)])
+    assert ask.exit_code == 0 and "run `qa build`" not in ask.output
+    assert json.loads(ask.stdout)["hits"][0]["source"] == "wikipedia_mozilla_2015.pdf"
+    assert reader_calls == []
+    (corpus / "wikipedia_mozilla_2015.pdf").write_bytes((corpus / "wikipedia_mozilla_2015.pdf").read_bytes() + b"\n")
+    status = CliRunner().invoke(main, ["status", "--corpus", str(corpus), "--index", str(index)])
+    assert "stale:" in status.output and reader_calls == []

@@ -97,6 +97,30 @@ def test_uploads_are_sanitized(workspace, tmp_path):
     assert added == [] and "already in the corpus" in errors[0]
 
 
+def test_pdf_uploads_may_be_larger_than_text(workspace, tmp_path):
+    """Real PDFs are often over the 1 MB text limit: they may be as large as the readers accept."""
+    from qa.service import MAX_BINARY_UPLOAD_BYTES, MAX_UPLOAD_BYTES
+
+    s = service(workspace, allow_edits=True)
+    pdf = (Path(__file__).parent / "fixtures" / "wikipedia_mozilla_2015.pdf").read_bytes()
+    up = tmp_path / "up"
+    up.mkdir()
+    # The fixture with bytes after its end marker: still a readable PDF, and over the text limit.
+    big_pdf = up / "mozilla.pdf"
+    big_pdf.write_bytes(pdf + b"\n" + b"\xff" * (2 * MAX_UPLOAD_BYTES))
+    too_big_pdf = up / "huge.pdf"
+    too_big_pdf.write_bytes(pdf + b"\n" + b"\xff" * MAX_BINARY_UPLOAD_BYTES)
+    big_txt = up / "big.txt"
+    big_txt.write_text("word " * (MAX_UPLOAD_BYTES // 5 + 1))
+    added, errors = s.add_files(None, [str(big_pdf), str(too_big_pdf), str(big_txt)])
+    assert added == ["mozilla.pdf"]
+    assert errors == [
+        f"huge.pdf: {too_big_pdf.stat().st_size:,} bytes is over the 5 MB upload limit for PDF and DOCX files",
+        f"big.txt: {big_txt.stat().st_size:,} bytes is over the 1 MB upload limit for text files",
+    ]
+    assert not (Path(s.corpus) / "huge.pdf").exists() and not (Path(s.corpus) / "big.txt").exists()
+
+
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\boot.ini.txt", "a/b/c.md", "nul\x00byte.txt",
                                   "/abs/path.md", "....md"])
 def test_hostile_names_stay_inside_the_corpus(workspace, name):

@@ -372,3 +372,38 @@ def test_index_times_are_in_words(page):
     table = page.locator("#qa-docs").inner_text()
     assert " ago (" in table or "just now (" in table
     assert "+00:00" not in table
+
+
+def test_pdf_upload_is_answered_with_its_page(page, app_url, tmp_path):
+    """A PDF over the 1 MB text limit is uploaded through the Corpus tab, indexed, and answered with its page.
+
+    Last in the file: the uploaded document is removed again at the end, but it changes the corpus.
+    """
+    fixture = (Path(__file__).resolve().parent / "fixtures" / "wikipedia_mozilla_2015.pdf").read_bytes()
+    pdf = tmp_path / "wikipedia_mozilla_2015.pdf"
+    pdf.write_bytes(fixture + b"\n" + b"\xff" * (1536 * 1024))  # still readable: bytes after its end marker
+    _open_corpus(page)
+    page.locator("#qa-upload input[type=file]").set_input_files(str(pdf))
+    page.locator("#qa-upload").get_by_text(pdf.name).wait_for(timeout=10_000)
+    page.locator("#qa-upload-btn").click()
+    status = _status(page, "Index rebuilt")
+    assert f"Added {pdf.name}" in status and "⚠️" not in status
+    assert pdf.name in page.locator("#qa-docs").inner_text()
+
+    from qa.readers import read
+
+    answer = "Firefox uses the Gecko layout engine"
+    extracted = read(pdf.name, fixture)
+    on_page = extracted.page_at(extracted.text.index(answer))
+    page.get_by_role("tab", name="Chat").click()
+    reply = ask(page, "Which rendering engine does Firefox use?")
+    assert answer in reply and pdf.name in reply
+    assert f"{pdf.name} · p. {on_page}" in reply, reply
+    shot(page, "pdf-answer")
+
+    (app_url[1] / "corpus" / pdf.name).unlink()
+    _open_corpus(page)
+    page.locator("#qa-rebuild").click()
+    page.wait_for_function("() => (document.querySelector('#qa-status')?.innerText || '').trim()"
+                           ".startsWith('Index rebuilt')", timeout=120_000)
+    assert pdf.name not in page.locator("#qa-docs").inner_text()
