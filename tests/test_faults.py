@@ -108,7 +108,8 @@ def test_any_question_gets_an_answer_or_a_clear_refusal(retriever, question):
     else:
         assert ans.found == bool(ans.hits) and len(ans.hits) <= 3
         if ans.found:
-            assert ans.hits[0].relevance >= retriever.fusion.min_relevance
+            assert ans.tier == retriever.tiers.of(ans.hits[0].confidence) != "none"
+            assert ans.hits[0].confidence >= retriever.tiers.closest
             assert ans.hits[0].text in retriever._gen.records[0].text or any(
                 r.text == ans.hits[0].text for r in retriever._gen.records)
     assert time.perf_counter() - t < 3.0
