@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
-.PHONY: install browser run test build eval bench clean
+.PHONY: install browser run test bench-smoke build eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ eval: install
 	$(VENV)/bin/qa eval ../shared/data/dev_questions.jsonl --off-topic ../shared/data/off_topic_questions.jsonl
 
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not bench"
+
+# A tiny run of every benchmark, so that `make bench` cannot rot; CI runs it after `make test`.
+bench-smoke: install
+	$(PY) -m pytest -q -m bench
 
 bench: install
 	cd bench && ../$(PY) run.py

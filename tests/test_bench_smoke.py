@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 SAMPLE = ROOT / "tests" / "data" / "squad-sample.json"
 
 
+@pytest.mark.bench  # minutes, not seconds: `make bench-smoke` (and CI) runs it, `make test` does not
 def test_benchmarks_run_end_to_end(tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "QA_BENCH_CACHE": str(cache), "QA_BENCH_SQUAD": str(SAMPLE),

@@ -186,8 +186,11 @@ def test_damaged_index_is_reported_and_repaired(workspace, victim, damage):
         assert f"({Path(victim).name} is missing)" in message
     elif victim == "manifest.json" and damage != "delete":
         assert "unreadable manifest.json" in message
-    build_index(corpus, index)
-    assert "120 billion" in Retriever.load(index).search("What is the total revenue of the park?", k=1)[0].text
+    # Repairing is one code path (build aside, then swap) whatever was damaged: it is exercised for
+    # every file once, with garbage in it, and for a missing manifest (each repair is a full build).
+    if damage == "garbage" or (victim, damage) == ("manifest.json", "delete"):
+        build_index(corpus, index)
+        assert "120 billion" in Retriever.load(index).search("What is the total revenue of the park?", k=1)[0].text
 
 
 def test_wrong_model_is_a_mismatch(interview_index):
