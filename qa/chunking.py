@@ -31,7 +31,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 6
+CHUNKER_VERSION = 7
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -279,6 +279,12 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                 while path and path[-1][0] >= level:
                     path.pop()
                 path.append((level, _clean(body)))
+                if not b.level:
+                    # A heading known only by its shape may be a line of content ("Mike Conley",
+                    # "Users can now import logins from KeePass"): it places the text below it and
+                    # stays searchable text itself, as the first line of the passage below it.
+                    open_unit("text")
+                    unit["blocks"].append(Block("paragraph", b.start, b.end))
             title = title or _clean(body)
         elif b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
                                       and ("?" in body or "？" in body)):
@@ -326,6 +332,35 @@ def _chunk_sentences(text: str, a: int, b: int, blocks: list[Block], body: dict[
         else:
             out.extend(_pieces(text, lo, hi, limit))
     return out
+
+
+def speakers(p) -> list[str]:
+    """Who speaks in a passage: its answering speaker, then every speaker label in its text, once each.
+
+    Labels are left out of a passage's sentences (so that embeddings see what is
+    said), which also hid who said it: "what did the project manager propose",
+    "according to Rob Pike" name the speaker, and a split answer's later parts
+    have no label at all. The names go into the passage's context instead.
+
+    Args:
+        p: A :class:`Passage` (or an index record with ``text``, ``start``,
+            ``sentences`` and ``speaker``).
+
+    Returns:
+        The speaker names, in order of appearance, without duplicates.
+    """
+    from .readers.labels import find_label
+
+    names = [p.speaker] if p.speaker else []
+    cursor = p.start
+    for sent in p.sentences:
+        gap = p.text[cursor - p.start : sent[0] - p.start].strip()
+        if gap:
+            label = find_label(p.text[cursor - p.start : sent[1] - p.start].lstrip())
+            if label is not None and label.role == "speaker":
+                names.append(label.name)
+        cursor = sent[1]
+    return list(dict.fromkeys(names))
 
 
 def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[Passage]:

@@ -19,7 +19,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .chunking import CHUNKER_VERSION, Passage, pack
+from .chunking import CHUNKER_VERSION, Passage, pack, speakers
 from .readers.text import read_text
 from .corpus import Skipped, scan
 from .embedding import Embedder
@@ -92,6 +92,8 @@ def passage_context(p: Passage | Record) -> str:
         parts.append(p.section)
     if p.question and p.question not in p.text:
         parts.append(p.question)
+    if who := speakers(p):
+        parts.append(", ".join(who))
     return "\n".join(parts)
 
 

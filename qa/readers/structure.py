@@ -182,7 +182,7 @@ def chrome_rule(s: str) -> str | None:
         return "menu or widget words"
     if 0 < n <= 30 and _BOILERPLATE.search(s):
         return "sign-up, consent or comment box"
-    if n <= 40 and _link_share(s) >= 0.5:
+    if n <= 40 and _link_line(s):
         return "link line"
     return None
 
@@ -191,6 +191,20 @@ def _link_share(s: str) -> float:
     """Share of a line's characters that are Markdown links or bare URLs."""
     linked = sum(len(m.group()) for m in _LINKS.finditer(s))
     return linked / max(1, len(s.strip()))
+
+
+def _link_line(s: str) -> bool:
+    """Mostly links, and not a sentence that has a few links in it.
+
+    Long addresses make a sentence mostly link characters ("Today, we release
+    [2.0.0-alpha.71](https://github.com/...)."), so a line that closes like a
+    sentence is a link line only if its links, each counted once, are as many as
+    its other words.
+    """
+    if _link_share(s) < 0.5:
+        return False
+    links = len(_LINKS.findall(s))
+    return ends_open(s) or links >= len(words(_LINKS.sub(" ", s)))
 
 
 def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
