@@ -243,7 +243,11 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             body = {b.start: b.body for b in units}
             for a, z in _pack(text, spans, target_chars, max_chars):
                 sentences = _chunk_sentences(text, a, z, units, body, max_chars) or [(a, z)]
-                speaker = unit.get("speaker") or next(
+                # Who is talking where this passage starts: the last answering turn begun at or
+                # before it (a later part of a pair may start inside another speaker's turn).
+                talking = [b.label for b in units if b.label and b.start <= a and b.kind in ("turn", "answer")
+                           and b.label.lower() not in interviewers]
+                speaker = (talking[-1] if talking else None) or unit.get("speaker") or next(
                     (b.label for b in units if b.label and a <= b.start < z and b.kind in ("turn", "answer")), None)
                 passages.append(Passage(
                     text=text[a:z], start=a, end=z, kind=unit["kind"], section=" › ".join(s for _, s in path) or None,
