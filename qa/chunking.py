@@ -268,6 +268,13 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             kept = {k: unit[k] for k in ("kind", "question", "speaker")}
             flush()
             unit.update(kept, blocks=[], pending=None)
+        if b.kind == "metadata" and b.rule == "byline":
+            # Who wrote it and when is asked about: the byline is not a section or content
+            # of the text around it, but a small passage of its own.
+            open_unit("text")
+            unit["blocks"].append(Block("paragraph", b.start, b.end))
+            flush()
+            continue
         if b.kind in ("metadata", "chrome", "title"):
             continue
         body = text[b.body:b.end]
