@@ -207,6 +207,8 @@ def _has_content_below(blocks: list[Block], i: int) -> bool:
         if b.kind in ("metadata", "chrome"):
             continue
         if b.kind == "heading":
+            if not blocks[i].level and not b.level:
+                continue  # shape-only headings in a row ("SeaMonkey", "SeaMonkey logo") head what follows them
             return (b.level or 7) > level
         return True
     return False
@@ -279,7 +281,8 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             continue
         body = text[b.body:b.end]
         if b.kind == "heading":
-            flush()
+            if b.level or not unit.get("heads_only"):
+                flush()
             is_title = not seen_title and doc.title is not None and _clean(body) == _clean(doc.title)
             seen_title = True
             if is_question(body) and not is_title:  # a FAQ: the text below answers this heading
@@ -294,10 +297,16 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                     # A heading known only by its shape may be a line of content ("Mike Conley",
                     # "Users can now import logins from KeePass"): it places the text below it and
                     # stays searchable text itself, as the first line of the passage below it.
-                    open_unit("text")
+                    # Several in a row ("SeaMonkey", "SeaMonkey logo") open one passage together.
+                    if not unit.get("heads_only"):
+                        open_unit("text")
+                        unit["heads_only"] = True
                     unit["blocks"].append(Block("paragraph", b.start, b.end))
             title = title or _clean(body)
-        elif b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
+            continue
+        if unit:
+            unit["heads_only"] = False  # the passage has content now: the next heading starts another
+        if b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
                                       and ("?" in body or "？" in body)):
             # An interviewer's "Hi, everybody!" is a turn like any other; only a question opens a pair.
             open_unit("answer", _clean(body))
