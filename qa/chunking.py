@@ -35,6 +35,11 @@ CHUNKER_VERSION = 7
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
+# Speaker turns with no interviewer (meetings, transcripts) are packed to this size. Smaller
+# sizes were tried by bench/turn_size.py: 450 won on the fit half of the fixture documents
+# (one meeting) but did not on the report half (hit@1 equal, hit@3 lower), so turns are
+# packed like everything else.
+TURN_TARGET_CHARS = TARGET_CHARS
 
 _TERMINAL = ".!?。！？…;；:\"”’)）"
 _SENTENCE_END = re.compile(
@@ -243,7 +248,8 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
         if units:
             spans = [(b.start, b.end) for b in units]
             body = {b.start: b.body for b in units}
-            for a, z in _pack(text, spans, target_chars, max_chars):
+            size = min(target_chars, TURN_TARGET_CHARS) if unit["kind"] == "turn" else target_chars
+            for a, z in _pack(text, spans, size, max_chars):
                 sentences = _chunk_sentences(text, a, z, units, body, max_chars) or [(a, z)]
                 # Who is talking where this passage starts: the last answering turn begun at or
                 # before it (a later part of a pair may start inside another speaker's turn).
@@ -381,6 +387,19 @@ def speakers(p) -> list[str]:
                 names.append(label.name)
         cursor = sent[1]
     return list(dict.fromkeys(names))
+
+
+def name_title(name: str) -> str:
+    """A file name as a title, for documents that have none: "dave_neary-interview.txt" -> "dave neary interview".
+
+    Args:
+        name: The document's file name, relative to the corpus.
+
+    Returns:
+        Its base name without suffix, with ``_`` and ``-`` read as spaces.
+    """
+    stem = re.split(r"[\\/]", name)[-1].rsplit(".", 1)[0]
+    return " ".join(re.sub(r"[_-]+", " ", stem).split()) or name
 
 
 def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[Passage]:
