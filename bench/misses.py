@@ -43,12 +43,15 @@ def main() -> None:
     records = r._gen.records
     vecs = r.encode([q.text for q in qs])
     per_doc: dict[str, list[int | None]] = defaultdict(list)
+    sentence_ok: list[bool] = []  # for right top passages: does the highlighted sentence hold the gold text
     out = []
     for q, v in zip(qs, vecs):
         hits = r.search(q.text, k=args.k, vector=v)
         ok = [h.source == q.group and any(a in h.text for a in q.answers) for h in hits]
         first = next((i for i, x in enumerate(ok) if x), None)
         per_doc[q.group].append(first)
+        if first == 0:
+            sentence_ok.append(any(a in hits[0].answer_sentence for a in q.answers))
         out.append({"doc": q.group, "question": q.text, "rank": None if first is None else first + 1})
         if first == 0 or args.quiet:
             continue
@@ -71,6 +74,8 @@ def main() -> None:
         tot1, tot3, n = tot1 + h1, tot3 + h3, n + len(ranks)
         print(f"{doc:48s} {len(ranks):3d} {h1 / len(ranks):6.3f} {h3 / len(ranks):6.3f}")
     print(f"{'all':48s} {n:3d} {tot1 / n:6.3f} {tot3 / n:6.3f}")
+    print(f"answer sentence right, of right top passages: {sum(sentence_ok)}/{len(sentence_ok)} "
+          f"= {sum(sentence_ok) / max(1, len(sentence_ok)):.3f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(out, fh, indent=1)
