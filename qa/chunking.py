@@ -360,48 +360,6 @@ def _chunk_sentences(text: str, a: int, b: int, blocks: list[Block], body: dict[
     return out
 
 
-def speakers(p) -> list[str]:
-    """Who speaks in a passage: its answering speaker, then every speaker label in its text, once each.
-
-    Labels are left out of a passage's sentences (so that embeddings see what is
-    said), which also hid who said it: "what did the project manager propose",
-    "according to Rob Pike" name the speaker, and a split answer's later parts
-    have no label at all. The names go into the passage's context instead.
-
-    Args:
-        p: A :class:`Passage` (or an index record with ``text``, ``start``,
-            ``sentences`` and ``speaker``).
-
-    Returns:
-        The speaker names, in order of appearance, without duplicates.
-    """
-    from .readers.labels import find_label
-
-    names = [p.speaker] if p.speaker else []
-    cursor = p.start
-    for sent in p.sentences:
-        gap = p.text[cursor - p.start : sent[0] - p.start].strip()
-        if gap:
-            label = find_label(p.text[cursor - p.start : sent[1] - p.start].lstrip())
-            if label is not None and label.role == "speaker":
-                names.append(label.name)
-        cursor = sent[1]
-    return list(dict.fromkeys(names))
-
-
-def name_title(name: str) -> str:
-    """A file name as a title, for documents that have none: "dave_neary-interview.txt" -> "dave neary interview".
-
-    Args:
-        name: The document's file name, relative to the corpus.
-
-    Returns:
-        Its base name without suffix, with ``_`` and ``-`` read as spaces.
-    """
-    stem = re.split(r"[\\/]", name)[-1].rsplit(".", 1)[0]
-    return " ".join(re.sub(r"[_-]+", " ", stem).split()) or name
-
-
 def chunk_text(text: str, *, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[Passage]:
     """Split a plain-text document into passages (the text reader, then :func:`pack`).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +19,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .chunking import CHUNKER_VERSION, Passage, name_title, pack, speakers
+from .chunking import CHUNKER_VERSION, Passage, pack
 from .readers.text import read_text
 from .corpus import Skipped, scan
 from .embedding import Embedder
@@ -92,8 +92,6 @@ def passage_context(p: Passage | Record) -> str:
         parts.append(p.section)
     if p.question and p.question not in p.text:
         parts.append(p.question)
-    if who := speakers(p):
-        parts.append(", ".join(who))
     return "\n".join(parts)
 
 
@@ -209,8 +207,7 @@ def build_index(
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
             extracted = doc.extracted or read_text(doc.text)
-            # A document with no title of its own is named by its file name, as the source viewer does.
-            passages = [p if p.title else replace(p, title=name_title(doc.name)) for p in pack(extracted)]
+            passages = pack(extracted)
             sources.append(SourceDocument(doc.name, extracted.title, doc.text, extracted.pages))
             for p in passages:
                 texts = sentence_texts(p)
