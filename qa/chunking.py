@@ -31,10 +31,15 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 6
+CHUNKER_VERSION = 7
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
+# Speaker turns with no interviewer (meetings, transcripts) are packed to this size. Smaller
+# sizes were tried by bench/turn_size.py: 450 won on the fit half of the fixture documents
+# (one meeting) but did not on the report half (hit@1 equal, hit@3 lower), so turns are
+# packed like everything else.
+TURN_TARGET_CHARS = TARGET_CHARS
 
 _TERMINAL = ".!?。！？…;；:\"”’)）"
 _SENTENCE_END = re.compile(
@@ -207,6 +212,8 @@ def _has_content_below(blocks: list[Block], i: int) -> bool:
         if b.kind in ("metadata", "chrome"):
             continue
         if b.kind == "heading":
+            if not blocks[i].level and not b.level:
+                continue  # shape-only headings in a row ("SeaMonkey", "SeaMonkey logo") head what follows them
             return (b.level or 7) > level
         return True
     return False
@@ -241,9 +248,14 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
         if units:
             spans = [(b.start, b.end) for b in units]
             body = {b.start: b.body for b in units}
-            for a, z in _pack(text, spans, target_chars, max_chars):
+            size = min(target_chars, TURN_TARGET_CHARS) if unit["kind"] == "turn" else target_chars
+            for a, z in _pack(text, spans, size, max_chars):
                 sentences = _chunk_sentences(text, a, z, units, body, max_chars) or [(a, z)]
-                speaker = unit.get("speaker") or next(
+                # Who is talking where this passage starts: the last answering turn begun at or
+                # before it (a later part of a pair may start inside another speaker's turn).
+                talking = [b.label for b in units if b.label and b.start <= a and b.kind in ("turn", "answer")
+                           and b.label.lower() not in interviewers]
+                speaker = (talking[-1] if talking else None) or unit.get("speaker") or next(
                     (b.label for b in units if b.label and a <= b.start < z and b.kind in ("turn", "answer")), None)
                 passages.append(Passage(
                     text=text[a:z], start=a, end=z, kind=unit["kind"], section=" › ".join(s for _, s in path) or None,
@@ -264,11 +276,19 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             kept = {k: unit[k] for k in ("kind", "question", "speaker")}
             flush()
             unit.update(kept, blocks=[], pending=None)
+        if b.kind == "metadata" and b.rule == "byline":
+            # Who wrote it and when is asked about: the byline is not a section or content
+            # of the text around it, but a small passage of its own.
+            open_unit("text")
+            unit["blocks"].append(Block("paragraph", b.start, b.end))
+            flush()
+            continue
         if b.kind in ("metadata", "chrome", "title"):
             continue
         body = text[b.body:b.end]
         if b.kind == "heading":
-            flush()
+            if b.level or not unit.get("heads_only"):
+                flush()
             is_title = not seen_title and doc.title is not None and _clean(body) == _clean(doc.title)
             seen_title = True
             if is_question(body) and not is_title:  # a FAQ: the text below answers this heading
@@ -279,8 +299,20 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                 while path and path[-1][0] >= level:
                     path.pop()
                 path.append((level, _clean(body)))
+                if not b.level:
+                    # A heading known only by its shape may be a line of content ("Mike Conley",
+                    # "Users can now import logins from KeePass"): it places the text below it and
+                    # stays searchable text itself, as the first line of the passage below it.
+                    # Several in a row ("SeaMonkey", "SeaMonkey logo") open one passage together.
+                    if not unit.get("heads_only"):
+                        open_unit("text")
+                        unit["heads_only"] = True
+                    unit["blocks"].append(Block("paragraph", b.start, b.end))
             title = title or _clean(body)
-        elif b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
+            continue
+        if unit:
+            unit["heads_only"] = False  # the passage has content now: the next heading starts another
+        if b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
                                       and ("?" in body or "？" in body)):
             # An interviewer's "Hi, everybody!" is a turn like any other; only a question opens a pair.
             open_unit("answer", _clean(body))

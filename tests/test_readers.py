@@ -135,3 +135,58 @@ def test_html_keeps_title_and_drops_navigation():
     assert doc.title.startswith("Outside the web")
     assert not any(p.text.strip() in ("Home", "Blog", "Docs") for p in ps)
     assert any("Emscripten" in p.text for p in ps)
+
+
+def test_lines_read_as_headings_stay_searchable_text():
+    # A copied page's short content lines look like headings; they head the text below AND are its first line.
+    text = ("Weekly notes\n\nThis week the browser team shipped several changes, and here is what they are and who "
+            "made them.\n\nAnna Berg\n\nMarch 3, 2024\n\n"
+            "Thanks to Ole, users can now import logins from KeePass into the browser\n\n"
+            "The update also brings a faster start-up on older laptops, which many readers asked for.\n\n"
+            "SeaMonkey\n\nSeaMonkey logo\n\n"
+            "SeaMonkey (formerly the Mozilla Application Suite) is a suite of internet programs that is still updated.\n")
+    _, ps = passages_of("notes.txt", text.encode())
+    logins = next(p for p in ps if "import logins from KeePass" in p.text)
+    assert "faster start-up" in logins.text and logins.section.startswith("Thanks to Ole")
+    assert any("Anna Berg" in p.text for p in ps)
+    # Several such lines in a row head one passage together: no passage is a lone "SeaMonkey".
+    suite = next(p for p in ps if "formerly the Mozilla" in p.text)
+    assert suite.text.startswith("SeaMonkey\n\nSeaMonkey logo") and all(p.text != "SeaMonkey" for p in ps)
+
+
+def test_sentence_with_long_links_is_prose_and_link_lines_are_not():
+    text = ("Today, we officially release **[Docs i18n](https://example.org/docs/i18n/introduction/long/path)** "
+            "as part of [2.0.0-alpha.71](https://github.com/example/project/releases/tag/v2.0.0-alpha.71).\n\n"
+            "The new release translates every page of a site, and it keeps one folder per language for the files.\n\n"
+            "[Home](https://example.org/) [Blog](https://example.org/blog) [Docs](https://example.org/docs)\n")
+    doc, ps = passages_of("release.md", text.encode())
+    assert any("2.0.0-alpha.71" in p.text for p in ps)
+    assert not any("[Blog]" in p.text for p in ps)
+    assert "link line" in {b.rule for b in doc.blocks if b.kind == "chrome"}
+
+
+def test_byline_is_its_own_passage_and_credit_lines_are_not_indexed():
+    text = ("Posted by Maria Lopez on March 3, 2024\n\n"
+            "The library opens at nine every weekday and closes at six, except on public holidays when it stays shut.\n\n"
+            "Members can borrow up to twelve books at a time, and renew them twice online or at the desk.\n\n"
+            "Editor in charge: Robot 42\n")
+    _, ps = passages_of("page.txt", text.encode())
+    assert [p.text for p in ps if "Maria Lopez" in p.text] == ["Posted by Maria Lopez on March 3, 2024"]
+    assert not any("Editor in charge" in p.text for p in ps)
+
+
+def test_html_keeps_byline_and_date_lines_and_unescaped_identifiers():
+    doc, ps = passages_of("v8_blog_standalone_wasm.html", (FIXTURES / "v8_blog_standalone_wasm.html").read_bytes())
+    assert any("Published 21 November 2019" in p.text for p in ps)
+    assert any(p.text == "Posted by Alon Zakai." for p in ps)
+    assert any("SIDE_MODULE option" in p.text for p in ps) and "\\_" not in doc.text
+
+
+def test_later_part_of_a_long_answer_names_who_is_talking():
+    long_a = " ".join(f"Rob thinks point {i} matters a great deal for the design of the language." for i in range(14))
+    long_b = " ".join(f"Robert recalls detail {i} about the early compiler work at the time." for i in range(14))
+    text = (f"**Host:** How did it start?\n\n**Rob Pike:** {long_a}\n\n**Robert Griesemer:** {long_b}\n\n"
+            "**Host:** And then what happened?\n\n**Rob Pike:** We wrote a spec.\n")
+    _, ps = passages_of("talk.md", text.encode())
+    later = next(p for p in ps if p.text.startswith("**Robert Griesemer:**"))
+    assert later.question == "How did it start?" and later.speaker == "Robert Griesemer"

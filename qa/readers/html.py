@@ -8,6 +8,8 @@ which the index keeps.
 
 from __future__ import annotations
 
+import re
+
 from ..errors import DocumentRejected
 from .blocks import Extracted
 from .markdown import read_markdown
@@ -30,4 +32,67 @@ def read_html(html: str, name: str) -> Extracted:
         raise DocumentRejected(f"{name}: no readable text was found in this HTML page")
     meta = trafilatura.extract_metadata(html)
     title = (meta.title or "").strip() or None if meta is not None else None
-    return read_markdown(text.strip() + "\n", fmt="html", title=title)
+    # The Markdown output escapes every underscore ("SIDE\_MODULE"); inside a word it cannot
+    # start emphasis, and the escape would hide the identifier from readers and from search.
+    text = _INTRAWORD_UNDERSCORE.sub("_", text.strip()) + "\n"
+    # The extractor leaves out the article's byline and date ("Posted by ...", "Published
+    # <time>"): put those lines, as the page writes them, above the text, so that "who
+    # wrote it" and "when was it published" can be answered.
+    lines = [s for s in byline_lines(html) if s not in text]
+    if lines:
+        text = "\n\n".join(lines) + "\n\n" + text
+    return read_markdown(text, fmt="html", title=title)
+
+
+_INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
+_BLOCK_TAGS = frozenset("p div li header footer section article aside address td dd".split())
+_DATED = frozenset({"author", "datepublished", "datemodified", "datecreated"})
+_COMMENTS = re.compile(r"comment|respon|reply|discuss", re.IGNORECASE)
+
+
+def byline_lines(html: str, limit: int = 3) -> list[str]:
+    """The page's own byline and date lines, outside readers' comments, in page order.
+
+    A line is the text of the block element around a ``<time>``, an author or
+    date ``itemprop``, a ``rel="author"`` link or a "byline" class, or a short
+    block that reads as a byline ("Posted by ...", "By ... on ..."). Lines over
+    160 characters are text, not bylines.
+
+    Args:
+        html: The page.
+        limit: At most this many lines (the article's own come first).
+
+    Returns:
+        The lines, whitespace collapsed, without duplicates.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    from .structure import is_byline
+
+    try:
+        root = lxml_html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return []
+    found: list[str] = []
+
+    def in_comments(el) -> bool:
+        return any(_COMMENTS.search(f"{a.get('id', '')} {a.get('class', '')}") for a in el.iterancestors())
+
+    for el in root.iter():
+        if not isinstance(el.tag, str) or len(found) >= limit:
+            continue
+        marked = (el.tag == "time" or (el.get("itemprop") or "").lower() in _DATED
+                  or (el.get("rel") or "").lower() == "author" or "byline" in (el.get("class") or "").lower())
+        block = el
+        if marked:
+            while block.tag not in _BLOCK_TAGS and block.getparent() is not None:
+                block = block.getparent()
+        elif el.tag not in _BLOCK_TAGS or any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el):
+            continue
+        line = " ".join(block.text_content().split())
+        if not line or len(line) > 160 or line in found or in_comments(block):
+            continue
+        if marked or is_byline(line):
+            found.append(line)
+    return found

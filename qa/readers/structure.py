@@ -46,9 +46,15 @@ again further once about against between through during before after above below
 """.split())
 _BREADCRUMB_SEP = re.compile(r"\s*[>»›|/]\s*")
 _COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|\bcopyright\b\s*(©|\d{4})|all rights reserved)", re.IGNORECASE)
+# Who wrote a page and when: searchable, as a small passage of its own (see qa.chunking.pack).
 _BYLINE = re.compile(
     r"^(posted|published|written|updated|last\s+updated)\s+(by|on)\b|^by\s+[A-Z][\w.'-]+(\s+[A-Z][\w.'-]+){0,3}"
-    r"\s*([|,·•–-]|\bon\b)|^(editor(\s+in\s+charge)?|responsible\s+editor|edited\s+by|author|source|reporter|"
+    r"\s*([|,·•–-]|\bon\b)",
+    re.IGNORECASE,
+)
+# Editors', sources' and photographers' credits: metadata, not indexed.
+_CREDIT = re.compile(
+    r"^(editor(\s+in\s+charge)?|responsible\s+editor|edited\s+by|author|source|reporter|"
     r"photo(graph)?s?(\s+by)?)\s*[:：]",
     re.IGNORECASE,
 )
@@ -182,7 +188,7 @@ def chrome_rule(s: str) -> str | None:
         return "menu or widget words"
     if 0 < n <= 30 and _BOILERPLATE.search(s):
         return "sign-up, consent or comment box"
-    if n <= 40 and _link_share(s) >= 0.5:
+    if n <= 40 and _link_line(s):
         return "link line"
     return None
 
@@ -191,6 +197,20 @@ def _link_share(s: str) -> float:
     """Share of a line's characters that are Markdown links or bare URLs."""
     linked = sum(len(m.group()) for m in _LINKS.finditer(s))
     return linked / max(1, len(s.strip()))
+
+
+def _link_line(s: str) -> bool:
+    """Mostly links, and not a sentence that has a few links in it.
+
+    Long addresses make a sentence mostly link characters ("Today, we release
+    [2.0.0-alpha.71](https://github.com/...)."), so a line that closes like a
+    sentence is a link line only if its links, each counted once, are as many as
+    its other words.
+    """
+    if _link_share(s) < 0.5:
+        return False
+    links = len(_LINKS.findall(s))
+    return ends_open(s) or links >= len(words(_LINKS.sub(" ", s)))
 
 
 def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
@@ -253,9 +273,16 @@ def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
     for i in lead + tail:
         if rule := chrome_rule(_text(text, out[i]).strip()):
             drop(i, rule)
-        elif _BYLINE.match(_text(text, out[i]).strip()) and len(_text(text, out[i])) <= 160:
+        elif is_byline(_text(text, out[i]).strip()):
             drop(i, "byline", kind="metadata")
+        elif _CREDIT.match(_text(text, out[i]).strip()) and len(_text(text, out[i])) <= 160:
+            drop(i, "credit line", kind="metadata")
     return out
+
+
+def is_byline(line: str) -> bool:
+    """A short line naming who wrote a page or when: "Posted by ... on ...", "By Jane Doe | ..."."""
+    return bool(_BYLINE.match(line)) and len(line) <= 160
 
 
 def _drop_runs(text: str, out: list[Block], idx: list[int], min_run: int, drop) -> None:
