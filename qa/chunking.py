@@ -219,6 +219,11 @@ def _has_content_below(blocks: list[Block], i: int) -> bool:
     return False
 
 
+def is_indexed_metadata(block: Block) -> bool:
+    """Whether a metadata block is indexed all the same: a byline answers "who wrote it, and when"."""
+    return block.kind == "metadata" and block.rule == "byline"
+
+
 def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[Passage]:
     """Make passages from a read document.
 
@@ -276,7 +281,7 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             kept = {k: unit[k] for k in ("kind", "question", "speaker")}
             flush()
             unit.update(kept, blocks=[], pending=None)
-        if b.kind == "metadata" and b.rule == "byline":
+        if is_indexed_metadata(b):
             # Who wrote it and when is asked about: the byline is not a section or content
             # of the text around it, but a small passage of its own.
             open_unit("text")

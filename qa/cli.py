@@ -218,13 +218,13 @@ def inspect(file: str, as_json: bool) -> None:
     """Show how FILE is read: its passages, and every line set aside with the rule that did it."""
     from dataclasses import asdict
 
-    from .chunking import pack
+    from .chunking import is_indexed_metadata, pack
     from .corpus import read_document
 
     doc = read_document(Path(file).name, Path(file).read_bytes())
     extracted = doc.extracted
     passages = pack(extracted)
-    dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata")]
+    dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata") and not is_indexed_metadata(b)]
     if as_json:
         click.echo(json.dumps({
             "file": doc.name, "format": extracted.format, "title": extracted.title,

@@ -73,6 +73,10 @@ def test_inspect_shows_passages_and_dropped_lines():
     data = json.loads(qa("inspect", "--json", str(FIXTURES / "opensource_com_eda_coloring_book_interview.md")).stdout)
     assert {d["rule"] for d in data["dropped"]} >= {"link reference"}
     assert sum(1 for p in data["passages"] if p["question"]) >= 6
+    # A byline is indexed as a passage of its own, so it is not listed as set aside.
+    data = json.loads(qa("inspect", "--json", str(FIXTURES / "v8_blog_standalone_wasm.html")).stdout)
+    assert any(p["text"] == "Posted by Alon Zakai." for p in data["passages"])
+    assert not any("Alon Zakai" in d["text"] for d in data["dropped"])
 
 
 def test_service_accepts_uploaded_pdf_and_docx(tmp_path):
