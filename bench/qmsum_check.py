@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 import sets
+from quality import rank_metrics, run_set
 
 
 def main() -> None:
@@ -23,15 +24,8 @@ def main() -> None:
 
     qs = sets.qmsum(args.meetings)
     r = Retriever.load(sets.index_for(qs))
-    vecs = r.encode([q.text for q in qs.questions])
-    first = []
-    for q, v in zip(qs.questions, vecs):
-        hits = r.search(q.text, k=3, vector=v)
-        ok = [any(h.source == d and h.start < e and h.end > s for d, s, e in q.spans) for h in hits]
-        first.append(next((i for i, x in enumerate(ok) if x), None))
-    n = len(first)
-    print(f"QMSum, first {args.meetings} meetings: {n} queries, hit@1 {sum(f == 0 for f in first) / n:.3f}, "
-          f"hit@3 {sum(f is not None for f in first) / n:.3f}")
+    m = rank_metrics([row["ok"] for row in run_set(r, qs.questions, "qmsum-check", k=3)["rows"]])
+    print(f"QMSum, first {args.meetings} meetings: {m['n']} queries, hit@1 {m['hit@1']:.3f}, hit@3 {m['hit@3']:.3f}")
 
 
 if __name__ == "__main__":

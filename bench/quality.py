@@ -33,7 +33,8 @@ def is_right(q: sets.Q, source: str, start: int, end: int, text: str) -> bool:
     return any(a in text for a in q.answers)
 
 
-def _ranks(rows: list[list[bool]]) -> dict[str, float]:
+def rank_metrics(rows: list[list[bool]]) -> dict[str, float]:
+    """hit@1/3/5 and MRR@10 from each question's per-hit correctness, best hit first."""
     n = max(1, len(rows))
     first = [next((i for i, ok in enumerate(r) if ok), None) for r in rows]
     return {
@@ -112,7 +113,7 @@ def run_set(retriever, qs: list[sets.Q], tag: str, k: int = 10) -> dict:
 
 def summarize(rows: list[dict]) -> dict:
     ans = [r for r in rows if r["answerable"]]
-    out = _ranks([r["ok"] for r in ans]) if ans else {"n": 0}
+    out = rank_metrics([r["ok"] for r in ans]) if ans else {"n": 0}
     right1 = [r for r in ans if r["ok"] and r["ok"][0] and r["has_answers"]]
     if right1:
         out["sentence_accuracy"] = sum(r["sentence_ok"] for r in right1) / len(right1)
@@ -180,7 +181,7 @@ def qmsum_chunk_baseline(qset: sets.QSet, size: int = 1000) -> dict:
     _, ids = index.search(qv, 10)
     rows = [[is_right(q, chunks[i][0], chunks[i][1], chunks[i][2], chunks[i][3]) for i in row]
             for q, row in zip(qset.questions, ids)]
-    return _ranks(rows)
+    return rank_metrics(rows)
 
 
 def report(quick: bool = False, qmsum_meetings: int | None = 12) -> dict:

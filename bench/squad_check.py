@@ -16,6 +16,7 @@ import json
 import random
 
 import sets
+from quality import rank_metrics, run_set
 from common import CACHE, article_document, article_name
 
 
@@ -36,15 +37,9 @@ def main() -> None:
     qs = sets._squad_like(arts, folder)
     qs = random.Random(0).sample(qs, min(args.sample, len(qs)))
     r = Retriever.load(sets.index_for(sets.QSet("squad-check", folder, qs)))
-    vecs = r.encode([q.text for q in qs])
-    first = []
-    for q, v in zip(qs, vecs):
-        hits = r.search(q.text, k=5, vector=v)
-        ok = [any(h.source == d and h.start < e and h.end > s for d, s, e in q.spans) for h in hits]
-        first.append(next((i for i, x in enumerate(ok) if x), None))
-    n = len(first)
-    print(f"SQuAD v1.1 report articles {sorted(report)}: {n} questions, "
-          f"hit@1 {sum(f == 0 for f in first) / n:.3f}, hit@5 {sum(f is not None for f in first) / n:.3f}")
+    m = rank_metrics([row["ok"] for row in run_set(r, qs, "squad-check", k=5)["rows"]])
+    print(f"SQuAD v1.1 report articles {sorted(report)}: {m['n']} questions, "
+          f"hit@1 {m['hit@1']:.3f}, hit@5 {m['hit@5']:.3f}")
 
 
 if __name__ == "__main__":
