@@ -6,7 +6,8 @@ the top hit's confidence, exactly what ``answer()`` does). ``bench/tune.py``
 calls :func:`report` after fitting, so the figures are always those of the
 models on disk; run alone, it reports the models as they are:
 
-    python bench/quality.py [--quick] [--json OUT]
+    python bench/quality.py [--quick] [--json OUT] [--no-write]   # writes its section of RESULTS.md
+    python bench/quality.py --rewrite OUT                         # the section again, from a saved run
 """
 from __future__ import annotations
 
@@ -275,6 +276,14 @@ def markdown(out: dict) -> str:
 def write_results(out: dict) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     block = markdown(out)
+    if BEGIN in text and END in text and "alternatives" not in out:
+        # Run alone, this script re-measures the sets; the rankers compared and the tiers chosen
+        # are those of the last bench/tune.py run, kept as it wrote them.
+        old = text[text.index(BEGIN): text.index(END)]
+        if "Rankers compared" in old:
+            kept = old[old.index("Rankers compared"):].rstrip()
+            block = block.replace(END, "From the last run of `bench/tune.py`, which fitted the models on disk:\n\n"
+                                  + kept + "\n\n" + END)
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     else:
@@ -286,11 +295,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="samples of the SQuAD sets")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--no-write", action="store_true", help="leave RESULTS.md as it is (always so with --quick)")
+    ap.add_argument("--rewrite", metavar="JSON", help="write RESULTS.md from a saved --json run, measuring nothing")
     args = ap.parse_args()
-    out = report(args.quick)
+    out = json.loads(Path(args.rewrite).read_text()) if args.rewrite else report(args.quick)
     print(markdown(out))
-    if args.json:
+    if args.json and not args.rewrite:
         Path(args.json).write_text(json.dumps(out, indent=2))
+    if not (args.quick or args.no_write):
+        write_results(out)
     CACHE.mkdir(exist_ok=True)
 
 
