@@ -319,11 +319,34 @@ def is_stale(corpus: str | os.PathLike[str], index: str | os.PathLike[str]) -> b
     if manifest.get("chunker_version") != CHUNKER_VERSION:
         return True
     try:
-        built = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
-        skipped = manifest.get("skipped")
-        if skipped is None:
-            return built != file_hashes(corpus)
-        built.update((name, f["sha256"]) for name, f in skipped.items())
-    except (AttributeError, KeyError, TypeError):
+        recorded = recorded_digests(manifest)
+    except ValueError:
         return True  # a manifest edited by hand: a build rewrites it
-    return built != file_digests(corpus)
+    if recorded is None:
+        built = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
+        return built != file_hashes(corpus)
+    return recorded != file_digests(corpus)
+
+
+def recorded_digests(manifest: dict) -> dict[str, str | None] | None:
+    """The digest of every document file the build saw, indexed or skipped, by name.
+
+    Args:
+        manifest: A manifest, from :func:`qa.store.read_manifest`.
+
+    Returns:
+        ``{name: sha256}`` (None for a file whose bytes could not be read), to
+        compare with :func:`qa.corpus.file_digests`; None for a manifest written
+        before skipped files were recorded, which cannot be decided by bytes.
+
+    Raises:
+        ValueError: The record is damaged.
+    """
+    try:
+        if manifest.get("skipped") is None:
+            return None
+        recorded = {name: f["sha256"] for name, f in manifest.get("files", {}).items()}
+        recorded.update((name, f["sha256"]) for name, f in manifest["skipped"].items())
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError("the manifest's record of files is damaged") from exc
+    return recorded

@@ -23,7 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from . import corpus as corpus_mod
 from .errors import BuildInProgress, DocumentExists, QAError
-from .indexing import BuildReport, build_index, is_stale
+from .indexing import BuildReport, build_index, is_stale, recorded_digests
 from .feedback import FEEDBACK_FILE, Shown, Vote
 from .feedback import record as record_vote
 from .followup import Resolution, resolve, resolve_history
@@ -465,14 +465,15 @@ class QAService:
         except QAError:
             manifest = {}
         files: dict[str, Any] = manifest.get("files", {})
-        skipped = manifest.get("skipped")
-        if isinstance(skipped, dict):
+        try:
+            recorded = recorded_digests(manifest)
+        except ValueError:
+            recorded = None
+        if recorded is not None:
             # By digests, as staleness is: listing the tab must not run every reader. A file the
             # build skipped stays out while its bytes are the same; a new file is listed until a
             # build reads it (and drops it again if it has nothing to index).
-            on_disk = corpus_mod.file_digests(self.corpus)
-            fresh = {n for n, d in on_disk.items()
-                     if n not in skipped or not isinstance(skipped[n], dict) or skipped[n].get("sha256") != d}
+            fresh = {n for n, d in corpus_mod.file_digests(self.corpus).items() if n in files or recorded.get(n) != d}
         else:
             fresh = {d.name for d in corpus_mod.scan(self.corpus)[0]}
         names = sorted(set(files) | fresh)
