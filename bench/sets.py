@@ -13,9 +13,13 @@ Splits (fixed, by article or meeting, never by question):
   own corpus. Four articles *calibrate* the confidence model and choose the
   tier thresholds; the other four *report*.
 * QMSum validation: 35 meetings, one ``Speaker: words`` paragraph per turn.
-  Report only.
+  The first 12 meetings *report*; the other 23 may *tune* (the ranker learns
+  from their queries, asked of all 35 meetings).
 * The interview: development questions and off-topic questions (tests/data).
-* The fixture questions from the document-shapes work (tests/fixtures), if present.
+  Report only.
+* The fixture questions from the document-shapes work (tests/fixtures), if
+  present. The interview aside, the documents sorted by name alternate between
+  *tune* and *report* (:func:`fixture_split`).
 """
 from __future__ import annotations
 
@@ -151,6 +155,21 @@ def fixtures() -> QSet | None:
                 dst.write_bytes(src.read_bytes())
     qs = [Q(r["question"], (), tuple(r["answer_contains"]), True, Path(r["doc"]).name) for r in rows]
     return QSet("fixtures", folder, qs)
+
+
+QMSUM_REPORT_MEETINGS = 12
+
+
+def qmsum_split(qset: QSet) -> tuple[set[str], set[str]]:
+    """Tune / report meeting names of the full QMSum set: the first 12 meetings report."""
+    names = list(dict.fromkeys(q.group for q in qset.questions))
+    return set(names[QMSUM_REPORT_MEETINGS:]), set(names[:QMSUM_REPORT_MEETINGS])
+
+
+def fixture_split(qset: QSet) -> tuple[set[str], set[str]]:
+    """Tune / report documents of the fixtures: every other one by name, the interview in neither."""
+    docs = sorted({q.group for q in qset.questions} - {INTERVIEW.name})
+    return set(docs[0::2]), set(docs[1::2])
 
 
 def index_for(qset: QSet) -> Path:

@@ -36,6 +36,7 @@ from quality import encode_questions, is_right
 
 MODELS = Path(__file__).resolve().parents[1] / "qa" / "models"
 ANSWER_PRECISION = 0.75  # the "answer" tier: how often its top passage must be right
+ANSWERED_SHARE = 0.90  # answerable questions that must not be told "not in the documents", per article
 
 
 def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict]:
@@ -77,33 +78,47 @@ def hits_at(data: list[dict], score_fn) -> dict[str, float]:
     return {"hit@1": h1 / n, "hit@5": h5 / n}
 
 
-def fit_pointwise(data: list[dict]):
+def _weights(data: dict[str, list[dict]], domain_weight: float) -> dict[str, float]:
+    """Per-question weight of each domain: SQuAD counts 1 per question; every other
+    domain gets ``domain_weight`` times SQuAD's total, whatever its size."""
+    n_squad = max(1, len(data.get("squad", [])))
+    return {k: 1.0 if k == "squad" else domain_weight * n_squad / max(1, len(v)) for k, v in data.items()}
+
+
+def fit_pointwise(data: dict[str, list[dict]], domain_weight: float):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    x = np.concatenate([d["x"] for d in data]); y = np.concatenate([d["y"] for d in data])
+    w = _weights(data, domain_weight)
+    rows = [(d, w[k]) for k, ds in data.items() for d in ds]
+    x = np.concatenate([d["x"] for d, _ in rows]); y = np.concatenate([d["y"] for d, _ in rows])
+    sw = np.concatenate([np.full(len(d["y"]), wt) for d, wt in rows])
     sc = StandardScaler().fit(x)
-    lr = LogisticRegression(C=1.0, max_iter=2000).fit(sc.transform(x), y)
+    lr = LogisticRegression(C=1.0, max_iter=3000).fit(sc.transform(x), y, sample_weight=sw / sw.mean())
     return sc.mean_, sc.scale_, lr.coef_[0], float(lr.intercept_[0])
 
 
-def fit_pairwise(data: list[dict], rnd: random.Random, per_query: int = 10):
+def fit_pairwise(data: dict[str, list[dict]], domain_weight: float, rnd: random.Random, per_query: int = 10):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    x = np.concatenate([d["x"] for d in data])
+    w = _weights(data, domain_weight)
+    x = np.concatenate([d["x"] for ds in data.values() for d in ds])
     sc = StandardScaler().fit(x)
-    diffs, labels = [], []
-    for d in data:
-        pos, neg = np.flatnonzero(d["y"]), np.flatnonzero(~d["y"])
-        if not len(pos) or not len(neg):
-            continue
-        z = sc.transform(d["x"])
-        # The hardest negatives (best first-stage score) matter most for hit@1.
-        for j in list(neg[:per_query // 2]) + rnd.sample(list(neg), min(len(neg), per_query // 2)):
-            p = int(rnd.choice(list(pos)))
-            diffs += [z[p] - z[j], z[j] - z[p]]; labels += [1, 0]
-    lr = LogisticRegression(C=1.0, fit_intercept=False, max_iter=2000).fit(np.array(diffs), np.array(labels))
+    diffs, labels, sw = [], [], []
+    for k, ds in data.items():
+        for d in ds:
+            pos, neg = np.flatnonzero(d["y"]), np.flatnonzero(~d["y"])
+            if not len(pos) or not len(neg):
+                continue
+            z = sc.transform(d["x"])
+            # The hardest negatives (best first-stage score) matter most for hit@1.
+            for j in list(neg[:per_query // 2]) + rnd.sample(list(neg), min(len(neg), per_query // 2)):
+                p = int(rnd.choice(list(pos)))
+                diffs += [z[p] - z[j], z[j] - z[p]]; labels += [1, 0]; sw += [w[k]] * 2
+    sw = np.array(sw)
+    lr = LogisticRegression(C=1.0, fit_intercept=False, max_iter=3000).fit(
+        np.array(diffs), np.array(labels), sample_weight=sw / sw.mean())
     return sc.mean_, sc.scale_, lr.coef_[0], 0.0
 
 
@@ -123,49 +138,89 @@ def save(name: str, feats, params, kind: str, **extra) -> None:
     (MODELS / f"{name}.json").write_text(json.dumps(m.to_json(**extra), indent=1) + "\n")
 
 
-def tune_ranker(retriever, s1, tune: set[str], rep: set[str], quick: bool, rnd: random.Random) -> tuple[str, dict]:
-    from qa.confidence import RANK_FEATURES
+# The other domains' share of the training weight, against SQuAD's: chosen by cross-validation.
+DOMAIN_WEIGHTS = (0.0, 0.1, 0.33, 1.0)
 
+
+def ranker_domains(quick: bool, rnd: random.Random) -> dict[str, tuple]:
+    """Each domain's first-stage retriever, tune questions and report questions."""
+    from qa import Fusion, Retriever
+
+    def first_stage(qset):
+        # The ranker learns from the first stage alone, whatever models are on disk.
+        return Retriever.load(sets.index_for(qset), fusion=Fusion(rerank=False))
+
+    s1, tune, rep = sets.squad_v1()
     tune_q = [q for q in s1.questions if q.group in tune]
     rep_q = [q for q in s1.questions if q.group in rep]
     # Samples: the 2-core machine is shared, and 2,000 questions put hit@1 within about +-0.02.
     tune_q, rep_q = rnd.sample(tune_q, min(len(tune_q), 600 if quick else 2000)), rnd.sample(rep_q, 600 if quick else 2000)
+    out = {"squad": (first_stage(s1), tune_q, rep_q)}
+    qm = sets.qmsum(None)
+    qtune, qrep = sets.qmsum_split(qm)
+    out["qmsum"] = (first_stage(qm), [q for q in qm.questions if q.group in qtune],
+                    [q for q in qm.questions if q.group in qrep])
+    fx = sets.fixtures()
+    if fx is not None:
+        ftune, frep = sets.fixture_split(fx)
+        out["fixtures"] = (first_stage(fx), [q for q in fx.questions if q.group in ftune],
+                           [q for q in fx.questions if q.group in frep])
+    return out
+
+
+def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict]:
+    """Fit the ranker on the tune part of every domain; choose the method and the weight of
+    the smaller domains by 2-fold cross-validation (folds by article, meeting or document)."""
+    from qa.confidence import RANK_FEATURES
+
     t = time.perf_counter()
-    tr = collect(retriever, tune_q, "s1-tune")
-    te = collect(retriever, rep_q, "s1-rep")
-    print(f"collected {len(tr)} + {len(te)} questions in {time.perf_counter() - t:.0f} s", flush=True)
+    tr: dict[str, list[dict]] = {}
+    te: dict[str, list[dict]] = {}
+    for name, (retriever, tune_q, rep_q) in ranker_domains(quick, rnd).items():
+        tr[name] = collect(retriever, tune_q, f"{name}-tune")
+        te[name] = collect(retriever, rep_q, f"{name}-rep")
+    print("collected", {k: (len(tr[k]), len(te[k])) for k in tr}, f"in {time.perf_counter() - t:.0f} s", flush=True)
     fused = RANK_FEATURES.index("fused")
-    fitters = {
-        "first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None,
-        "pointwise logistic regression": fit_pointwise,
-        "pairwise linear (logistic on differences)": lambda d: fit_pairwise(d, rnd),
-    }
-    arts = sorted(tune)
-    folds = [set(arts[0::2]), set(arts[1::2])]
+    fitters: dict[str, object] = {"first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None}
+    for w in DOMAIN_WEIGHTS:
+        tag = "SQuAD only" if w == 0 else f"other domains {w:g} of SQuAD's weight"
+        fitters[f"pointwise logistic regression, {tag}"] = (lambda w: lambda d: fit_pointwise(d, w))(w)
+        fitters[f"pairwise linear (logistic on differences), {tag}"] = (
+            lambda w: lambda d: fit_pairwise(d, w, random.Random(0)))(w)
+    folds = {k: [set(sorted({d["group"] for d in v})[i::2]) for i in (0, 1)] for k, v in tr.items()}
+
+    def per_domain(data: dict[str, list[dict]], fn) -> dict[str, dict]:
+        return {k: hits_at(v, fn) for k, v in data.items() if v}
+
     results = {}
     for name, fit in fitters.items():
         if fit is None:
             fn = lambda x: x[:, fused]  # noqa: E731
-            cv = hits_at(tr, fn); rp = hits_at(te, fn); params = None
+            cv = per_domain(tr, fn); params = None
         else:
-            cvs = []
-            for f in folds:
-                p = fit([d for d in tr if d["group"] not in f])
-                held = [d for d in tr if d["group"] in f]
-                cvs.append((hits_at(held, linear(p)), len(held)))
-            cv = {k: sum(m[k] * n for m, n in cvs) / sum(n for _, n in cvs) for k in ("hit@1", "hit@5")}
+            sums: dict[str, dict[str, float]] = {k: {"hit@1": 0.0, "hit@5": 0.0} for k in tr}
+            for i in (0, 1):
+                p = fit({k: [d for d in v if d["group"] not in folds[k][i]] for k, v in tr.items()})
+                for k, v in tr.items():
+                    held = [d for d in v if d["group"] in folds[k][i]]
+                    for m, val in hits_at(held, linear(p)).items():
+                        sums[k][m] += val * len(held)
+            cv = {k: {m: val / max(1, len(tr[k])) for m, val in sums[k].items()} for k in tr}
             params = fit(tr)
-            rp = hits_at(te, linear(params))
-        results[name] = {"cv": cv, "report": rp, "params": params}
-        print(f"{name:55s} cv {cv['hit@1']:.3f}/{cv['hit@5']:.3f}  report {rp['hit@1']:.3f}/{rp['hit@5']:.3f}",
-              flush=True)
-    best = max(results, key=lambda k: results[k]["cv"]["hit@1"])
+            fn = linear(params)
+        rp = per_domain(te, fn)
+        macro = {m: float(np.mean([cv[k][m] for k in cv])) for m in ("hit@1", "hit@5")}
+        results[name] = {"cv": cv, "cv_macro": macro, "report": rp, "params": params}
+        print(f"{name:75s} cv macro {macro['hit@1']:.3f}/{macro['hit@5']:.3f}  "
+              + "  ".join(f"{k} {cv[k]['hit@1']:.3f}->{rp[k]['hit@1']:.3f}" for k in cv), flush=True)
+    best = max(results, key=lambda k: (results[k]["cv_macro"]["hit@1"], results[k]["cv_macro"]["hit@5"]))
     if results[best]["params"] is not None:
-        kind = "pairwise" if "pairwise" in best else "pointwise"
-        save("ranker", RANK_FEATURES, results[best]["params"], "linear", method=best, trained_on=
-             f"SQuAD v1.1 dev, {len(tune)} tune articles, {len(tr)} questions ({kind})")
+        save("ranker", RANK_FEATURES, results[best]["params"], "linear", method=best, trained_on=(
+            "tune parts: " + ", ".join(f"{k} {len(v)} questions" for k, v in tr.items())
+            + " (SQuAD v1.1 tune articles, QMSum meetings 13-35, fixture tune documents)"))
     elif (MODELS / "ranker.json").exists():
         (MODELS / "ranker.json").unlink()
+    tr = tr["squad"]
 
     # The sentence model, on the same tune questions.
     from sklearn.linear_model import LogisticRegression
@@ -178,7 +233,7 @@ def tune_ranker(retriever, s1, tune: set[str], rep: set[str], quick: bool, rnd: 
     lr = LogisticRegression(C=1.0, max_iter=2000).fit(sc.transform(sx), sy)
     save("sentence", SENTENCE_FEATURES, (sc.mean_, sc.scale_, lr.coef_[0], float(lr.intercept_[0])), "logistic",
          trained_on=f"sentences of right passages, SQuAD v1.1 tune articles ({len(sy)} sentences)")
-    return best, {k: {"cv": v["cv"], "report": v["report"]} for k, v in results.items()}
+    return best, {k: {"cv": v["cv"], "cv_macro": v["cv_macro"], "report": v["report"]} for k, v in results.items()}
 
 
 def tune_confidence(quick: bool, rnd: random.Random) -> dict:
@@ -200,11 +255,12 @@ def tune_confidence(quick: bool, rnd: random.Random) -> dict:
     qs = cal_q + [sets.Q(q.text, (), (), False, "off-topic") for q in off + foreign]
     vecs = encode_questions([q.text for q in qs])
     gen = retriever._gen
-    xs, ys = [], []
+    xs, ys, kept = [], [], []
     for q, v in zip(qs, vecs):
         qt, cands = retriever._ranked(gen, clean_question(q.text), v.reshape(1, -1), 2)
         if not cands:
             continue
+        kept.append(q)
         xs.append(retriever._confidence_x(gen, qt, cands, 0))
         c = cands[0].record
         ys.append(bool(q.answerable and is_right(q, c.source, c.start, c.end, c.text)))
@@ -213,10 +269,13 @@ def tune_confidence(quick: bool, rnd: random.Random) -> dict:
     lr = LogisticRegression(C=0.3, max_iter=5000).fit(sc.transform(x), y)
     params = (sc.mean_, sc.scale_, lr.coef_[0], float(lr.intercept_[0]))
     p = linear(params)(x); p = 1 / (1 + np.exp(-p))
-    answerable = np.array([q.answerable for q in qs])[: len(p)]
-    # "not in the documents" below this: keep 92% of the answerable calibration questions
-    # answered (the bar is 90%; the margin absorbs the shift to unseen articles).
-    closest = float(np.quantile(p[answerable], 0.08))
+    answerable = np.array([q.answerable for q in kept])
+    groups = np.array([q.group for q in kept])
+    # "not in the documents" below this: the highest threshold at which EVERY calibration
+    # article keeps 90% of its answerable questions answered (the bar). A pooled quantile
+    # held 92% on the calibration articles and only 88% on unseen ones: articles differ
+    # more than questions do, so the guarantee is made per article.
+    closest = float(min(np.quantile(p[answerable & (groups == g)], 1 - ANSWERED_SHARE) for g in sorted(cal)))
     # "answer" from here: the lowest threshold above which the top passage is right in at
     # least 75% of calibration questions (with 50 or more of them above it, so the
     # precision is measured, not luck).
@@ -233,7 +292,9 @@ def tune_confidence(quick: bool, rnd: random.Random) -> dict:
                            f"{ANSWER_PRECISION:.0%} is reached by fewer than 50 calibration questions: the "
                            "threshold that keeps the 50 most confident")},
         "closest": {"threshold": closest, "precision": float(y[sel].mean()),
-                    "why": "keeps 92% of answerable calibration questions answered (bar: 90%)"},
+                    "why": (f"the highest threshold at which every calibration article keeps "
+                            f"{ANSWERED_SHARE:.0%} of its answerable questions answered; "
+                            f"{float((p[answerable] >= closest).mean()):.1%} of them in all")},
     }
     save("confidence", CONF_FEATURES, params, "logistic", tiers=tiers, trained_on=(
         f"SQuAD 2.0 half A, calibration articles {sorted(cal)} ({len(cal_q)} questions), "
@@ -253,13 +314,9 @@ def main() -> None:
     ap.add_argument("--json", help="write every figure here")
     args = ap.parse_args()
     rnd = random.Random(0)
-    from qa import Fusion, Retriever
     from qa.confidence import load_model
 
-    s1, tune, rep = sets.squad_v1()
-    # The ranker learns from the first stage alone, whatever models are on disk.
-    best, alternatives = tune_ranker(Retriever.load(sets.index_for(s1), fusion=Fusion(rerank=False)),
-                                     s1, tune, rep, args.quick, rnd)
+    best, alternatives = tune_ranker(args.quick, rnd)
     load_model.cache_clear()
     tiers = tune_confidence(args.quick, rnd)
     out = {"method": f"Ranker: {best}.", "alternatives": alternatives, "tiers": tiers}

@@ -30,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from .lexical import tokenize
+from .readers.labels import find_label
 
 MODELS = Path(__file__).resolve().parent / "models"
 
@@ -100,6 +101,9 @@ class TextTables:
     question_span: np.ndarray  # (start, end) offsets of the interviewer's turn inside the passage text
     df: Counter
     n_docs: int
+    sent_speaker: list[str | None]  # lower-cased label of who says each sentence row (transcripts, interviews)
+    sent_len: np.ndarray  # characters of each sentence row
+    context_tokens: list[frozenset[str]]  # stemmed terms of each passage's title, section and question
 
     def idf(self, term: str) -> float:
         return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 0.5))
@@ -114,8 +118,14 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
     q_row = np.full(len(records), -1, dtype=np.int64)
     q_span = np.zeros((len(records), 2), dtype=np.int64)
     df: Counter = Counter()
+    speakers: list[str | None] = []
+    lengths: list[int] = []
+    context: list[frozenset[str]] = []
     for r in records:
         toks: set[str] = set()
+        context.append(frozenset(tokenize(" ".join(x for x in (r.title, r.section, r.question) if x))))
+        speaker = r.speaker.lower() if r.speaker and len(r.speaker) >= 3 else None
+        prev = r.start
         qnorm = " ".join(r.question.split()) if r.question else None
         if r.question:
             pos = r.text.find(r.question)
@@ -123,6 +133,16 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
                 q_span[r.id] = (pos, pos + len(r.question))
         for j, (s, e, _h) in enumerate(r.sentences):
             sent = r.text[s - r.start : e - r.start]
+            # A label in the gap before a sentence ("Marketing:", "**Rob Pike:**") hands the
+            # turn to its speaker: a passage of a transcript holds several turns.
+            gap = r.text[prev - r.start : s - r.start].strip()
+            label = find_label(gap + " x") if gap and len(gap) < 80 else None
+            if label is not None and label.role == "speaker":
+                # "A:" or "CC:" matches too many questions' words to say who is named.
+                speaker = label.name.lower() if len(label.name) >= 3 else None
+            prev = e
+            speakers.append(speaker)
+            lengths.append(e - s)
             seq = tuple(tokenize(sent))
             st = frozenset(seq)
             sent_seq.append(seq)
@@ -137,7 +157,8 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
         pass_caps.append(frozenset(w.lower() for w in _CAPITAL.findall(r.text)))
         df.update(toks)
     return TextTables(sent_tokens, sent_seq, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
-                      pass_tokens, pass_caps, q_row, q_span, df, len(records))
+                      pass_tokens, pass_caps, q_row, q_span, df, len(records), speakers,
+                      np.asarray(lengths, np.int64), context)
 
 
 # --------------------------------------------------------------- features
@@ -146,6 +167,7 @@ RANK_FEATURES = (
     "z_bm25", "z_dense", "z_sentence", "z_sentence_bm25", "fused",
     "dense", "best_cos", "window_cos", "question_cos", "has_question",
     "cov_passage", "cov_sentence", "cov_window", "type_in_passage", "type_in_best", "no_type_asked",
+    "speaker_named", "speaker_any", "cov_context",
 )
 
 SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first", "len")
@@ -171,6 +193,24 @@ class QueryTerms:
     negated: bool
     caps: frozenset[str]  # lower-cased capitalized words past the first word
     numbers: frozenset[str]  # digit strings of the question ("1973", "12")
+    lowered: str  # the question in lower case, for matching speaker labels
+    speaker_match: dict[str, float]  # cache of :func:`_speaker_match` per label
+
+
+def _speaker_match(qt: "QueryTerms", label: str) -> float:
+    """How plainly the question names a speaker: 1 for the whole label ("PhD A", "the
+    industrial designer"), half the share of its longer words for part of it ("the professor"
+    for "Professor B"), else 0."""
+    got = qt.speaker_match.get(label)
+    if got is None:
+        if re.search(rf"(?<!\w){re.escape(label)}(?!\w)", qt.lowered):
+            got = 1.0
+        else:
+            long = [w for w in re.findall(r"\w+", label) if len(w) >= 3]
+            q_words = set(re.findall(r"\w+", qt.lowered))
+            got = 0.5 * sum(w in q_words for w in long) / len(long) if long else 0.0
+        qt.speaker_match[label] = got
+    return got
 
 
 def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> QueryTerms:
@@ -183,7 +223,8 @@ def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> Q
     pairs = tuple(zip(seq, seq[1:]))
     unknown = sum(tables.df.get(t, 0) == 0 for t in toks) / max(1, len(toks))
     return QueryTerms(toks, idf, sum(idf.values()) or 1.0, rare, pairs, unknown, expected_type(question),
-                      bool(_NEGATION.search(question)), caps, frozenset(re.findall(r"\d+", question)))
+                      bool(_NEGATION.search(question)), caps, frozenset(re.findall(r"\d+", question)),
+                      " ".join(question.lower().split()), {})
 
 
 def _cov(qt: QueryTerms, toks: frozenset[str] | set[str]) -> float:
@@ -230,10 +271,15 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
     type_pass = float(bool(bit and n and np.bitwise_or.reduce(tables.sent_types[first_row : first_row + n]) & bit))
     rare_together = max((sum(t in tables.sent_tokens[r] for t in qt.rare) / max(1, len(qt.rare)) for r in rows),
                         default=0.0)
+    # "What did the marketing expert bring?": the turns of the speaker a question names.
+    named = [_speaker_match(qt, sp) if sp else 0.0 for sp in (tables.sent_speaker[r] for r in rows)]
+    lens = tables.sent_len[first_row : first_row + n]
+    speaker_named = float(np.dot(named, lens) / lens.sum()) if n and lens.sum() else 0.0
     x = np.array([
         *base, dense, float(sent_cos.max()) if n else dense, win_cos if n else dense, question_cos,
         float(question_cos != 0.0), _cov(qt, tables.pass_tokens[rec_id]), max(covs), win_cov,
         type_pass, type_best, float(bit == 0),
+        speaker_named, max(named, default=0.0), _cov(qt, tables.context_tokens[rec_id]),
     ], dtype=np.float64)
     return Evidence(x, first_row + best_i, max(covs), win_cov, rare_together)
 

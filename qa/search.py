@@ -250,6 +250,11 @@ class Retriever:
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
         self._text_tables: tuple[Generation, TextTables] | None = None
+        # Vectors of passages' interviewer or FAQ questions that are not a sentence of the
+        # passage (a FAQ heading, the question of a later part of a long answer), encoded
+        # the first time such a passage is a candidate: a corpus of 10,000 FAQ entries
+        # should not pay for all of them at load time.
+        self._question_vecs: tuple[Embedder, dict[str, np.ndarray]] = (embedder, {})
         self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
@@ -385,6 +390,16 @@ class Retriever:
             self._text_tables = cached  # a race only builds the same tables twice
         return cached[1]
 
+    def _question_vectors(self, questions: list[str]) -> np.ndarray:
+        embedder, cache = self._question_vecs
+        if embedder is not self._embedder or len(cache) > 20_000:
+            embedder, cache = self._embedder, {}
+            self._question_vecs = (embedder, cache)
+        missing = sorted({q for q in questions if q not in cache})
+        if missing:
+            cache.update(zip(missing, embedder.encode(missing)))  # a race only encodes twice
+        return np.stack([cache[q] for q in questions])
+
     def _signals(self, gen: Generation, q: str, qv: np.ndarray, depth: int):
         """The first stage's candidate pool and its four z-normalized signals, fused.
 
@@ -459,6 +474,10 @@ class Retriever:
         if (q_rows >= 0).any():
             have = np.flatnonzero(q_rows >= 0)
             q_cos[have] = reconstruct(gen.sentence_index, q_rows[have]) @ q0
+        apart = [i for i, j in enumerate(picked) if q_rows[i] < 0 and gen.records[int(ids_arr[j])].question]
+        if apart:
+            vecs = self._question_vectors([gen.records[int(ids_arr[picked[i]])].question for i in apart])
+            q_cos[apart] = vecs @ q0
         out = []
         for j, qc in zip(picked, q_cos):
             rid = int(ids_arr[j])

@@ -78,3 +78,78 @@ def test_answer_types_by_pattern():
     assert expected_type("Why does the park need talent?") is None
     assert type_mask("There are more than 1,200 enterprises.") & 1
     assert not type_mask("there are many enterprises in the park") & 1
+
+
+MEETING = """Project Manager: Welcome to the kickoff meeting. Today we start designing a new remote control.
+
+Marketing: I brought a slogan for the campaign. The motto is we put the fashion in electronics.
+
+Project Manager: Thank you. The budget is twelve euros and fifty cents per remote.
+
+Industrial Designer: My favourite animal is a cow. I drew one on the whiteboard.
+
+Marketing: Customers want something sleek and stylish. They also lose their remotes often.
+"""
+
+
+def test_speaker_features_follow_the_turns_inside_a_transcript_passage(tmp_path):
+    from qa import Retriever, build_index
+    from qa.confidence import _speaker_match, query_terms
+    from qa.lexical import tokenize
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "meeting.txt").write_text(MEETING, encoding="utf-8")
+    build_index(tmp_path / "c", tmp_path / "i")
+    r = Retriever.load(tmp_path / "i")
+    gen = r._gen
+    tables = r._tables(gen)
+    said = {}
+    for rec in gen.records:
+        a = int(gen.sentence_first[rec.id])
+        for j, (s, e, _) in enumerate(rec.sentences):
+            said[rec.text[s - rec.start : e - rec.start]] = tables.sent_speaker[a + j]
+    assert said["The motto is we put the fashion in electronics."] == "marketing"
+    assert said["The budget is twelve euros and fifty cents per remote."] == "project manager"
+    assert said["I drew one on the whiteboard."] == "industrial designer"
+
+    q = "What slogan did the marketing expert bring?"
+    qt = query_terms(q, tokenize(q), tables)
+    assert _speaker_match(qt, "marketing") == 1.0 and _speaker_match(qt, "project manager") == 0.0
+    qt2 = query_terms("What did the professor think?", tokenize("professor think"), tables)
+    assert _speaker_match(qt2, "professor b") == 0.5 and _speaker_match(qt2, "phd a") == 0.0
+    _, cands = r._stage(gen, q, r.encode([q]), 5)
+    named, anyone = RANK_FEATURES.index("speaker_named"), RANK_FEATURES.index("speaker_any")
+    x = cands[0].evidence.rank_x
+    # Marketing says 4 of the passage's 9 sentences: a share strictly between none and all.
+    assert x[anyone] == 1.0 and 0.2 < x[named] < 0.8
+
+
+FAQ = """# Frequently asked questions
+
+## Is it really free?
+
+Yes. The service costs nothing for personal use, and there is no trial period.
+
+## Can I run it offline?
+
+Only the desktop edition works without a network connection.
+"""
+
+
+def test_a_faq_heading_question_is_compared_with_the_users_question(tmp_path):
+    from qa import Retriever, build_index
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "faq.md").write_text(FAQ, encoding="utf-8")
+    build_index(tmp_path / "c", tmp_path / "i")
+    r = Retriever.load(tmp_path / "i")
+    gen = r._gen
+    q = "Does it cost any money?"
+    qv = r.encode([q])
+    _, cands = r._stage(gen, q, qv, 5)
+    faq = next(c for c in cands if c.record.question == "Is it really free?")
+    # The heading is not a sentence of the passage, so its vector is encoded on demand.
+    assert r._tables(gen).question_row[faq.record.id] == -1
+    expected = float(r.encode(["Is it really free?"])[0] @ qv[0])
+    assert faq.evidence.rank_x[RANK_FEATURES.index("question_cos")] == pytest.approx(expected, abs=1e-5)
+    assert faq.evidence.rank_x[RANK_FEATURES.index("has_question")] == 1.0
