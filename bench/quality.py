@@ -276,6 +276,12 @@ def markdown(out: dict) -> str:
             lines.append(f"| {name} | {v['cv_macro']['hit@1']:.3f} | " + " | ".join(
                 f"{v['cv'][d]['hit@1']:.3f} / {v['report'][d]['hit@1']:.3f}" for d in domains) + " |")
         lines.append("")
+    if "confidence_domain_weight" in out:
+        cw = out["confidence_domain_weight"]
+        lines += ["Confidence: weight of the fixture and QMSum tune parts against the SQuAD 2.0 calibration rows, "
+                  "by mean held-out log loss over the domains (2 folds by article, meeting or document): "
+                  + "; ".join(f"{w}: {v['mean']:.4f}" for w, v in cw["cv log loss"].items())
+                  + f"; chosen {cw['chosen']:g}.", ""]
     if "tiers" in out:
         lines += ["Tiers (chosen on the SQuAD 2.0 calibration articles): " + "; ".join(
             f"{k} ≥ {v['threshold']:.3f} ({v['why']})" for k, v in out["tiers"].items()), ""]
