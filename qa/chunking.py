@@ -31,7 +31,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 7
+CHUNKER_VERSION = 8
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -55,6 +55,9 @@ _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "no", "vs", "e.g", "i.e",
     "inc", "ltd", "co", "jr", "sr", "fig", "al", "approx", "dept", "u.s", "u.k",
 }
+# Abbreviations that end a sentence only when no number follows: "Nov. 4, 2009", "p. 12", "vol. 3".
+_BEFORE_NUMBER = {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+                  "p", "pp", "vol", "ch", "sec", "art", "para", "nr"}
 _BACKGROUND = re.compile(r"^【(?P<label>[^】\n]{1,40})】(?=\S)")
 
 @dataclass(frozen=True)
@@ -114,8 +117,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         last_word = last_word.lstrip("(\"“'")
         if m.group().startswith(".") and (
             last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+            or (last_word in _BEFORE_NUMBER and text[cut:cut + 12].lstrip()[:1].isdigit())
         ):
-            continue  # "Dr. Li", "J. Smith": not a sentence end
+            continue  # "Dr. Li", "J. Smith", "Nov. 4": not a sentence end
         _add_span(text, cursor, cut, spans)
         cursor = cut
     _add_span(text, cursor, end, spans)

@@ -95,7 +95,8 @@ class Hit:
         end: End offset in the source text.
         section: Heading the passage sits under, if any.
         question: The interviewer's question this passage answers, if any.
-        answer_sentence: The sentence of ``text`` that best answers the query.
+        answer_sentence: The sentence of ``text`` that best answers the query (with the
+            sentence after it when it ends in a colon, as "It may fail if:" does).
         answer_start: Offset of ``answer_sentence`` in the source text.
         answer_end: End offset of ``answer_sentence`` in the source text.
         kind: ``"answer"``, ``"turn"``, ``"text"``, ``"background"`` or ``"table"``.
@@ -544,6 +545,10 @@ class Retriever:
         rec = c.record
         best = self._answer_sentence(gen, tables, qt, c)
         s, e, _ = rec.sentences[best] if rec.sentences else (rec.start, rec.end, "")
+        if best + 1 < len(rec.sentences) and rec.text[s - rec.start : e - rec.start].rstrip().endswith((":", "：")):
+            # "Restarting a controller may fail if:" and "Media Contact:" announce what follows,
+            # which is the answer: show the next sentence with them.
+            e = rec.sentences[best + 1][1]
         relevance = max(c.dense, float(c.sent_cos.max()) if len(c.sent_cos) else c.dense)
         return Hit(
             text=rec.text, score=c.score, relevance=max(0.0, min(1.0, relevance)), source=rec.source,

@@ -123,6 +123,13 @@ def test_sentence_split_handles_glued_sentences_and_abbreviations():
     assert got == ["It grew fast.", "Our positioning is innovation.", "Dr. Li spoke to J. Smith.", "Done!"]
 
 
+def test_a_month_or_page_abbreviation_before_a_number_does_not_end_a_sentence():
+    text = "OAKLAND, Calif., Nov. 4, 2009 — Subversion joins. See p. 12 for details. We met in Nov. The end."
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == ["OAKLAND, Calif., Nov. 4, 2009 — Subversion joins.", "See p. 12 for details.",
+                   "We met in Nov.", "The end."]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3000))
 def test_random_text_never_breaks_invariants(text):

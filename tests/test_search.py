@@ -96,3 +96,18 @@ def test_empty_index_answers_nothing(tmp_path):
     assert report.passages == 0
     r = Retriever.load(tmp_path / "index")
     assert r.search("anything") == [] and not r.answer("anything").found
+
+
+def test_a_highlighted_sentence_that_ends_in_a_colon_brings_the_next_one(tmp_path):
+    from qa import Retriever, build_index
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "restart.md").write_text(
+        "# Restarting a controller\n\nThe controller restarts in about five minutes. "
+        "Restarting or shutting down a controller may fail if:\n\n"
+        "- A device update is in progress.\n- The other controller is already restarting.\n", encoding="utf-8")
+    build_index(tmp_path / "c", tmp_path / "i")
+    hit = Retriever.load(tmp_path / "i").search("Why would a controller restart fail?", k=1)[0]
+    assert hit.answer_sentence.startswith("Restarting or shutting down a controller may fail if:")
+    assert hit.answer_sentence.endswith("A device update is in progress.")
+    assert hit.text[hit.answer_start - hit.start : hit.answer_end - hit.start] == hit.answer_sentence
