@@ -276,11 +276,17 @@ def markdown(out: dict) -> str:
             lines.append(f"| {name} | {v['cv_macro']['hit@1']:.3f} | " + " | ".join(
                 f"{v['cv'][d]['hit@1']:.3f} / {v['report'][d]['hit@1']:.3f}" for d in domains) + " |")
         lines.append("")
+    if "sentence_domain_weight" in out:
+        sw = out["sentence_domain_weight"]
+        lines += ["Sentence model: weight of the fixture tune documents against SQuAD's tune articles, by mean "
+                  "cross-validated sentence accuracy over the two: " + "; ".join(
+                      f"{w}: {v['mean']:.3f}" for w, v in sw["cv sentence accuracy"].items())
+                  + f"; chosen {sw['chosen']:g}.", ""]
     if "confidence_domain_weight" in out:
         cw = out["confidence_domain_weight"]
         lines += ["Confidence: weight of the fixture and QMSum tune parts against the SQuAD 2.0 calibration rows, "
-                  "by mean held-out log loss over the domains (2 folds by article, meeting or document): "
-                  + "; ".join(f"{w}: {v['mean']:.4f}" for w, v in cw["cv log loss"].items())
+                  "by held-out log loss over all calibration questions, each counted once (2 folds by article, "
+                  "meeting or document): " + "; ".join(f"{w}: {v['pooled']:.4f}" for w, v in cw["cv log loss"].items())
                   + f"; chosen {cw['chosen']:g}.", ""]
     if "tiers" in out:
         lines += ["Tiers (chosen on the SQuAD 2.0 calibration articles): " + "; ".join(
