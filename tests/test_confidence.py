@@ -92,15 +92,20 @@ Marketing: Customers want something sleek and stylish. They also lose their remo
 """
 
 
-def test_speaker_features_follow_the_turns_inside_a_transcript_passage(tmp_path):
+def _one_document_retriever(tmp_path, name: str, text: str):
     from qa import Retriever, build_index
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / name).write_text(text, encoding="utf-8")
+    build_index(tmp_path / "c", tmp_path / "i")
+    return Retriever.load(tmp_path / "i")
+
+
+def test_speaker_features_follow_the_turns_inside_a_transcript_passage(tmp_path):
     from qa.confidence import _speaker_match, query_terms
     from qa.lexical import tokenize
 
-    (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "meeting.txt").write_text(MEETING, encoding="utf-8")
-    build_index(tmp_path / "c", tmp_path / "i")
-    r = Retriever.load(tmp_path / "i")
+    r = _one_document_retriever(tmp_path, "meeting.txt", MEETING)
     gen = r._gen
     tables = r._tables(gen)
     said = {}
@@ -137,12 +142,7 @@ Only the desktop edition works without a network connection.
 
 
 def test_a_faq_heading_question_is_compared_with_the_users_question(tmp_path):
-    from qa import Retriever, build_index
-
-    (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "faq.md").write_text(FAQ, encoding="utf-8")
-    build_index(tmp_path / "c", tmp_path / "i")
-    r = Retriever.load(tmp_path / "i")
+    r = _one_document_retriever(tmp_path, "faq.md", FAQ)
     gen = r._gen
     q = "Does it cost any money?"
     qv = r.encode([q])
