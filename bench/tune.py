@@ -85,6 +85,11 @@ def hits_at(data: list[dict], score_fn) -> dict[str, float]:
     return {"hit@1": h1 / n, "hit@5": h5 / n}
 
 
+def _folds(data: dict[str, list[dict]]) -> dict[str, list[set[str]]]:
+    """Two folds per domain: its groups (article, meeting or document) sorted, alternating."""
+    return {k: [set(sorted({d["group"] for d in v})[i::2]) for i in (0, 1)] for k, v in data.items()}
+
+
 def _weights(data: dict[str, list[dict]], domain_weight: float) -> dict[str, float]:
     """Per-question weight of each domain: SQuAD counts 1 per question; every other
     domain gets ``domain_weight`` times SQuAD's total, whatever its size."""
@@ -194,7 +199,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
         fitters[f"pointwise logistic regression, {tag}"] = (lambda w: lambda d: fit_pointwise(d, w))(w)
         fitters[f"pairwise linear (logistic on differences), {tag}"] = (
             lambda w: lambda d: fit_pairwise(d, w, random.Random(0)))(w)
-    folds = {k: [set(sorted({d["group"] for d in v})[i::2]) for i in (0, 1)] for k, v in tr.items()}
+    folds = _folds(tr)
 
     def per_domain(data: dict[str, list[dict]], fn) -> dict[str, dict]:
         return {k: hits_at(v, fn) for k, v in data.items() if v}
@@ -261,7 +266,7 @@ def tune_sentence(tr: dict[str, list[dict]]) -> tuple[float, dict]:
     from qa.confidence import SENTENCE_FEATURES
 
     data = {k: v for k, v in tr.items() if any(d["sx"] for d in v)}  # QMSum has no gold strings
-    folds = {k: [set(sorted({d["group"] for d in v})[i::2]) for i in (0, 1)] for k, v in data.items()}
+    folds = _folds(data)
     cv = {}
     for w in DOMAIN_WEIGHTS:
         acc = {k: 0.0 for k in data}

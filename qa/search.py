@@ -255,7 +255,7 @@ class Retriever:
         # passage (a FAQ heading, the question of a later part of a long answer), encoded
         # the first time such a passage is a candidate: a corpus of 10,000 FAQ entries
         # should not pay for all of them at load time.
-        self._question_vecs: tuple[Embedder, dict[str, np.ndarray]] = (embedder, {})
+        self._question_vecs: dict[str, np.ndarray] = {}
         self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
@@ -392,13 +392,12 @@ class Retriever:
         return cached[1]
 
     def _question_vectors(self, questions: list[str]) -> np.ndarray:
-        embedder, cache = self._question_vecs
-        if embedder is not self._embedder or len(cache) > 20_000:
-            embedder, cache = self._embedder, {}
-            self._question_vecs = (embedder, cache)
+        cache = self._question_vecs
+        if len(cache) > 20_000:  # a bound on memory; the vectors depend on the model only
+            cache = self._question_vecs = {}
         missing = sorted({q for q in questions if q not in cache})
         if missing:
-            cache.update(zip(missing, embedder.encode(missing)))  # a race only encodes twice
+            cache.update(zip(missing, self._embedder.encode(missing)))  # a race only encodes twice
         return np.stack([cache[q] for q in questions])
 
     def _signals(self, gen: Generation, q: str, qv: np.ndarray, depth: int):

@@ -96,6 +96,14 @@ def readable_name(title: str) -> str:
     return (stem or "document") + ".md"
 
 
+def _check_pasted(title: str, text: str) -> None:
+    """Refuse a pasted document without a title or over the text limit, before anything is stored."""
+    if not (title or "").strip():
+        raise corpus_mod.DocumentRejected("give the document a title")
+    if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
+        raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
+
+
 def titled(title: str, text: str) -> str:
     """The pasted text with its title as the first line, a Markdown heading (not repeated if already there).
 
@@ -361,10 +369,7 @@ class QAService:
                  caller: Caller | None = None) -> corpus_mod.Document:
         """Store a pasted document (without rebuilding; see :meth:`add_text_and_rebuild`)."""
         self.check_edit(password, caller)
-        if not (title or "").strip():
-            raise corpus_mod.DocumentRejected("give the document a title")
-        if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
+        _check_pasted(title, text)
         return corpus_mod.add(self.corpus, readable_name(title), titled(title, text or ""))
 
     def add_files(self, password: str | None, paths: list[str],
@@ -422,10 +427,7 @@ class QAService:
             EditRefused, DocumentRejected, DocumentExists: Nothing was stored.
         """
         self.check_edit(password, caller)
-        if not (title or "").strip():
-            raise corpus_mod.DocumentRejected("give the document a title")
-        if len((text or "").encode("utf-8")) > MAX_UPLOAD_BYTES:
-            raise corpus_mod.DocumentRejected(f"the text is over the {size_text(MAX_UPLOAD_BYTES)} limit")
+        _check_pasted(title, text)
         name, was_there = self._store(readable_name(title), titled(title, text or ""))
         result = EditResult(unchanged=(name,)) if was_there else EditResult(added=(name,))
         return self._rebuild_after_edit(result, progress)
