@@ -167,7 +167,7 @@ RANK_FEATURES = (
     "z_bm25", "z_dense", "z_sentence", "z_sentence_bm25", "fused",
     "dense", "best_cos", "window_cos", "question_cos", "has_question",
     "cov_passage", "cov_sentence", "cov_window", "type_in_passage", "type_in_best", "no_type_asked",
-    "speaker_named", "speaker_any", "cov_context",
+    "speaker_named", "speaker_any", "cov_context", "maxsim",
 )
 
 SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first", "len")
@@ -243,7 +243,7 @@ class Evidence:
 
 
 def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_row: int, sent_cos: np.ndarray,
-                       base: Sequence[float], dense: float, question_cos: float) -> Evidence:
+                       base: Sequence[float], dense: float, question_cos: float, late: float = 0.0) -> Evidence:
     """Ranking features of one candidate (see :data:`RANK_FEATURES`).
 
     Args:
@@ -255,6 +255,7 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
         base: The four z-normalized first-stage scores and the fused score.
         dense: Passage cosine.
         question_cos: Cosine with the passage's interviewer question (0 when none).
+        late: MaxSim of the question's tokens against the passage's (:mod:`qa.late`).
     """
     n = len(sent_cos)
     rows = range(first_row, first_row + n)
@@ -279,7 +280,7 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
         *base, dense, float(sent_cos.max()) if n else dense, win_cos if n else dense, question_cos,
         float(question_cos != 0.0), _cov(qt, tables.pass_tokens[rec_id]), max(covs), win_cov,
         type_pass, type_best, float(bit == 0),
-        speaker_named, max(named, default=0.0), _cov(qt, tables.context_tokens[rec_id]),
+        speaker_named, max(named, default=0.0), _cov(qt, tables.context_tokens[rec_id]), late,
     ], dtype=np.float64)
     return Evidence(x, first_row + best_i, max(covs), win_cov, rare_together)
 

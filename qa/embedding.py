@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .errors import ModelError
+from .onnx_model import TokenVectors, token_vectors
 
 if TYPE_CHECKING:  # sentence-transformers pulls in torch: import it only when used
     from sentence_transformers import SentenceTransformer
@@ -180,25 +181,64 @@ class Embedder:
         Returns:
             The embeddings, L2-normalized, in the order of ``texts``.
         """
+        return self.encode_tokens(texts, 0, batch_size=batch_size, progress=progress)[0]
+
+    def encode_tokens(
+        self,
+        texts: Sequence[str],
+        with_tokens: int,
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Like :meth:`encode`, and also the token vectors of the first ``with_tokens`` texts.
+
+        One call for both, so that the texts are batched by length together.
+
+        Returns:
+            ``(embeddings, token vectors of texts[:with_tokens])``.
+        """
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.zeros((0, self.dimension), dtype=np.float32), []
         onnx = self.onnx
         # Encode in chunks so that a progress bar can move; within a chunk the
         # model sorts by length itself, which keeps padding small. Chunks are
         # taken from the texts sorted by length for the same reason.
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        tokens: list[TokenVectors | None] = [None] * min(with_tokens, len(texts))
         step = batch_size * 8
         for i in range(0, len(texts), step):
             idx = order[i : i + step]
+            # Texts that want token vectors first in the chunk: the first `want` are exactly them.
+            idx = np.concatenate([idx[idx < with_tokens], idx[idx >= with_tokens]])
+            want = int((idx < with_tokens).sum())
             chunk = [texts[j] for j in idx]
-            vecs = onnx.encode(chunk, batch_size=batch_size) if onnx is not None else self.model.encode(
-                chunk, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            if onnx is not None:
+                vecs, toks = onnx.encode_tokens(chunk, want, batch_size=batch_size)
+            else:
+                vecs = self.model.encode(chunk, batch_size=batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
+                toks = self._torch_tokens(chunk[:want])
             out[idx] = vecs
+            for j, t in zip(idx[:want], toks):
+                tokens[j] = t
             if progress:
                 progress(len(idx))
+        return out, tokens  # type: ignore[return-value] - every slot was filled above
+
+    def _torch_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Token vectors on torch (the fallback backend): a second pass over these texts."""
+        if not texts:
+            return []
+        st = self.model
+        hidden = st.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False,
+                           show_progress_bar=False)
+        out = []
+        for text, h in zip(texts, hidden):
+            enc = st.tokenizer(text, truncation=True, max_length=st.max_seq_length, return_special_tokens_mask=True)
+            names = st.tokenizer.convert_ids_to_tokens(enc["input_ids"])
+            out.append(token_vectors(h.float().cpu().numpy(), names, enc["special_tokens_mask"]))
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -208,6 +248,11 @@ class Embedder:
         return self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         ).astype(np.float32, copy=False)
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenVectors]:
+        """Encode one query into a ``(1, dimension)`` array and its token vectors, in one pass."""
+        vecs, toks = self.encode_tokens([text], 1)
+        return vecs, toks[0]
 
 
 _noticed: set[str] = set()

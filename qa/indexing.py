@@ -124,24 +124,28 @@ def lock_for(index: str | os.PathLike[str], timeout: float = -1) -> FileLock:
 
 def _previous_vectors(
     index: str | os.PathLike[str], previous: dict[str, Any] | None, model: str, note: Callable[[str], None]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], set[str]]:
-    """The previous generation's vectors keyed by text hash, if it is usable as a cache."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], set[str]]:
+    """The previous generation's passage, sentence and token vectors keyed by text hash,
+    if it is usable as a cache, and the passage hashes it held."""
     if previous is None:
-        return {}, {}, set()
+        return {}, {}, {}, set()
     try:
         gen = load_generation(index, previous)
     except (IndexCorrupt, IndexMismatch, IndexNotFound) as exc:
         note(f"previous index not reused: {exc}")
-        return {}, {}, set()
+        return {}, {}, {}, set()
     if gen.manifest["model"]["name"] != model:
-        return {}, {}, {r.hash for r in gen.records}
+        return {}, {}, {}, {r.hash for r in gen.records}
     n = len(gen.records)
     p_vecs = reconstruct(gen.passage_index, np.arange(n))
     s_vecs = reconstruct(gen.sentence_index, np.arange(gen.sentence_index.ntotal))
     p_cache = {r.hash: p_vecs[i] for i, r in enumerate(gen.records)}
     s_hashes = [s[2] for r in gen.records for s in r.sentences]
     s_cache = dict(zip(s_hashes, s_vecs))
-    return p_cache, s_cache, set(p_cache)
+    # Views of the memory map: only the rows that are kept are ever read.
+    tf = gen.token_first
+    t_cache = {r.hash: gen.token_vectors[tf[i] : tf[i + 1]] for i, r in enumerate(gen.records)}
+    return p_cache, s_cache, t_cache, set(p_cache)
 
 
 def build_index(
@@ -195,7 +199,7 @@ def build_index(
         except (IndexCorrupt, IndexMismatch) as exc:
             note(f"previous index not reused: {exc}")
             previous = None
-        p_cache, s_cache, old_hashes = _previous_vectors(index, previous, embedder.name, note)
+        p_cache, s_cache, t_cache, old_hashes = _previous_vectors(index, previous, embedder.name, note)
         old_files = previous.get("files", {}) if previous else {}
 
         records: list[Record] = []
@@ -247,14 +251,20 @@ def build_index(
         t_embed = time.perf_counter()
         # One call for passages and sentences together: sorted by length as a
         # whole, the batches pad less than two separate calls would.
-        vectors = embedder.encode([p_text[h] for h in new_p] + [s_text[h] for h in new_s], progress=advance)
+        vectors, tokens = embedder.encode_tokens([p_text[h] for h in new_p] + [s_text[h] for h in new_s],
+                                                 len(new_p), progress=advance)
         p_cache.update(zip(new_p, vectors[: len(new_p)]))
+        t_cache.update((h, t.vectors) for h, t in zip(new_p, tokens))
         s_cache.update(zip(new_s, vectors[len(new_p) :]))
         embed_seconds = time.perf_counter() - t_embed
         dim = embedder.dimension
         p_vecs = np.stack([p_cache[r.hash] for r in records]) if records else np.zeros((0, dim), np.float32)
         s_list = [s_cache[s[2]] for r in records for s in r.sentences]
         s_vecs = np.stack(s_list) if s_list else np.zeros((0, dim), np.float32)
+        t_list = [t_cache[r.hash] for r in records]
+        t_first = np.zeros(len(records) + 1, np.int64)
+        np.cumsum([len(t) for t in t_list], out=t_first[1:])
+        t_vecs = np.concatenate(t_list) if t_list else np.zeros((0, dim), np.float16)
 
         tick("writing", 0, 1)
         lexical = Lexical.build([embedding_text(r) for r in records])
@@ -275,7 +285,8 @@ def build_index(
                         for s in skipped if Path(s.name).suffix.lower() in SUFFIXES},
         }
         previous_gen = previous["generation"] if previous else None
-        written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer)
+        written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer,
+                                   token_vectors=t_vecs, token_first=t_first)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})
         tick("writing", 1, 1)

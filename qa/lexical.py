@@ -24,7 +24,8 @@ def _stemmer():
 
 
 @functools.lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def stopwords() -> frozenset[str]:
+    """English stop words and question words: terms that carry no topic."""
     from bm25s.stopwords import STOPWORDS_EN
 
     # Question words carry no topic: "what", "which", "how" match everything.
@@ -36,7 +37,7 @@ def _stopwords() -> frozenset[str]:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stop words, stem. Used for documents and queries alike."""
-    stop = _stopwords()
+    stop = stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return _stemmer().stemWords(words) if words else []
 

@@ -309,6 +309,27 @@ def quantize(folder: Path) -> None:
 # ------------------------------------------------------------------ running (no torch)
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    """The contextual vectors of one text's tokens, special tokens left out.
+
+    Attributes:
+        vectors: ``(tokens, dimension)`` float16, each row L2-normalized.
+        tokens: The tokenizer's token strings, one per row (word pieces such as ``"##ing"``).
+    """
+
+    vectors: np.ndarray
+    tokens: tuple[str, ...]
+
+
+def token_vectors(hidden: np.ndarray, tokens: Sequence[str], special: Sequence[int]) -> TokenVectors:
+    """Normalized float16 token vectors of one text from the transformer's output."""
+    keep = [i for i, s in enumerate(special) if not s]
+    v = np.asarray(hidden, dtype=np.float32)[keep]
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return TokenVectors(v.astype(np.float16), tuple(tokens[i] for i in keep))
+
+
 class OnnxEncoder:
     """Runs an exported model: tokenize, transformer on onnxruntime, pool, normalize.
 
@@ -374,9 +395,19 @@ class OnnxEncoder:
         Returns:
             The L2-normalized embeddings.
         """
+        return self.encode_tokens(texts, 0, batch_size=batch_size)[0]
+
+    def encode_tokens(self, texts: Sequence[str], with_tokens: int, *,
+                      batch_size: int = 64) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Like :meth:`encode`, and also the token vectors of the first ``with_tokens`` texts.
+
+        Returns:
+            ``(embeddings, token vectors)``; see :class:`TokenVectors`.
+        """
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        token_out: list[TokenVectors | None] = [None] * min(with_tokens, len(texts))
         if not len(texts):
-            return out
+            return out, []
         encodings = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         for i in range(0, len(order), batch_size):
@@ -396,9 +427,13 @@ class OnnxEncoder:
                 feed["inputs_embeds"] = self._table.take(ids)
             tokens = self._session.run(None, {n: feed[n] for n in self._graph_inputs})[0]
             out[idx] = self._pool(tokens, mask)
+            for row, j in enumerate(idx):
+                if j < len(token_out):
+                    e = encodings[j]
+                    token_out[j] = token_vectors(tokens[row, : len(e.ids)], e.tokens, e.special_tokens_mask)
         # sentence-transformers' Normalize: x / max(||x||, 1e-12)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+        return out, token_out  # type: ignore[return-value] - every slot was filled above
 
     def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = mask[..., None].astype(tokens.dtype)

@@ -28,7 +28,9 @@ import numpy as np
 
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
+from .late import maxsim, query_matrix
 from .lexical import tokenize
+from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          query_terms, sentence_features)
@@ -256,6 +258,7 @@ class Retriever:
         # the first time such a passage is a candidate: a corpus of 10,000 FAQ entries
         # should not pay for all of them at load time.
         self._question_vecs: dict[str, np.ndarray] = {}
+        self._query_tokens: dict[str, TokenVectors] = {}  # from encode(), for search(vector=)
         self._failed: dict[str, str] = {}  # generation -> why it could not be loaded
 
     @classmethod
@@ -376,12 +379,24 @@ class Retriever:
         gen = self._gen  # one generation for the whole query, even if a refresh swaps it
         if not gen.records:
             return []
-        qv = self._embedder.encode_query(q) if vector is None else np.asarray(vector, np.float32).reshape(1, -1)
-        return _monotone(self._rank(gen, q, qv, k))
+        if vector is None:
+            qv, qtok = self._embedder.encode_query_tokens(q)
+        else:
+            qv, qtok = np.asarray(vector, np.float32).reshape(1, -1), None
+        return _monotone(self._rank(gen, q, qv, k, qtok))
 
     def encode(self, questions: list[str]) -> np.ndarray:
-        """Embed many questions at once, for :meth:`search` with ``vector=``."""
-        return self._embedder.encode([clean_question(q) for q in questions])
+        """Embed many questions at once, for :meth:`search` with ``vector=``.
+
+        Their token vectors (for late interaction) are kept until those searches
+        ask for them, so a bulk search encodes each question once.
+        """
+        cleaned = [clean_question(q) for q in questions]
+        vecs, toks = self._embedder.encode_tokens(cleaned, len(cleaned))
+        if len(self._query_tokens) + len(cleaned) > 4096:  # about 10 KB each: a bound on memory
+            self._query_tokens = {}
+        self._query_tokens.update(zip(cleaned, toks))  # a race only encodes a question twice
+        return vecs
 
     def _tables(self, gen: Generation) -> TextTables:
         """Tokens, answer types and IDF of every sentence, built once per generation."""
@@ -444,14 +459,16 @@ class Retriever:
         fused = z @ np.array([f.bm25, f.dense, f.sentence, f.sentence_bm25])
         return q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets
 
-    def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int) -> tuple[QueryTerms, list[Candidate]]:
+    def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int,
+               qtok: TokenVectors | None = None) -> tuple[QueryTerms, list[Candidate]]:
         """First stage and evidence: up to ``depth`` distinct candidates, in fused order.
 
         Candidates come from BM25 over passages and over sentences and from the
         passage and sentence vectors; each gets four z-normalized scores
         (passage BM25, passage cosine, best sentence cosine, best sentence BM25)
         and their fusion. The best ``depth`` of them, duplicates removed, get
-        the evidence features that the learned ranker reads.
+        the evidence features that the learned ranker reads. ``qtok`` is the
+        question's token vectors, encoded here when not given.
         """
         q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets = self._signals(gen, q, qv, depth)
         order = np.argsort(-fused, kind="stable")
@@ -478,18 +495,22 @@ class Retriever:
         if apart:
             vecs = self._question_vectors([gen.records[int(ids_arr[picked[i]])].question for i in apart])
             q_cos[apart] = vecs @ q0
+        if qtok is None:  # a caller that brought only the question's vector (bulk encoding)
+            qtok = self._query_tokens.get(q) or self._embedder.encode_query_tokens(q)[1]
+        late = maxsim(query_matrix(qtok), gen.token_vectors, gen.token_first, ids_arr[picked])
         out = []
-        for j, qc in zip(picked, q_cos):
+        for j, qc, ms in zip(picked, q_cos, late):
             rid = int(ids_arr[j])
             a, b = offsets[j], offsets[j + 1]
             ev = candidate_evidence(qt, tables, rid, int(starts[j]), sent_cos[a:b], (*z[j], fused[j]),
-                                    float(dense[j]), float(qc))
+                                    float(dense[j]), float(qc), float(ms))
             out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev))
         return qt, out
 
-    def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> tuple[QueryTerms, list[Candidate]]:
+    def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int,
+                qtok: TokenVectors | None = None) -> tuple[QueryTerms, list[Candidate]]:
         """The best ``k`` candidates: the first stage, reordered by the learned ranker."""
-        qt, cands = self._stage(gen, q, qv, max(RERANK_DEPTH, k))
+        qt, cands = self._stage(gen, q, qv, max(RERANK_DEPTH, k), qtok)
         ranker = load_model("ranker", RANK_FEATURES) if self.fusion.rerank else None
         if ranker is not None and cands:
             scores = ranker.decision(np.stack([c.evidence.rank_x for c in cands]))
@@ -506,8 +527,8 @@ class Retriever:
         return confidence_features(qt, tables, c.record.id, c.evidence, c.score, nxt,
                                    bool(tables.sent_negation[a:b].any()), a, b - a)
 
-    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int) -> list[Hit]:
-        qt, cands = self._ranked(gen, q, qv, k + 1)  # one more: the score gap below the last hit
+    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int, qtok: TokenVectors | None = None) -> list[Hit]:
+        qt, cands = self._ranked(gen, q, qv, k + 1, qtok)  # one more: the score gap below the last hit
         model = load_model("confidence", CONF_FEATURES) if self.fusion.rerank else None
         tables = self._tables(gen)
         hits = []

@@ -56,8 +56,11 @@ def test_cli_adds_pdf_docx_html_and_answers_with_page(tmp_path, formats_index):
     assert out.stdout.count("added ") == 3 and "4 files" in out.stdout
     out = qa("ask", "Which rendering engine does Firefox use?", "--index", str(index), "--corpus", str(corpus))
     assert out.returncode == 0 and "wikipedia_mozilla_2015.pdf, p. " in out.stdout
-    out = qa("ask", "Who wrote the Docusaurus 2021 recap?", "--json", "--index", str(index), "--corpus", str(corpus))
-    assert any(h["source"] == "docusaurus_2021_recap.docx" for h in json.loads(out.stdout)["hits"])
+    # The recap names no author, so "who wrote it" may rightly get "not in the documents";
+    # who created the project, it does say.
+    out = qa("ask", "Who created Docusaurus?", "--json", "--index", str(index), "--corpus", str(corpus))
+    top = json.loads(out.stdout)["hits"][0]
+    assert top["source"] == "docusaurus_2021_recap.docx" and "Joel Marcey for creating" in top["answer_sentence"]
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"%PDF-1.4 this is not a PDF")
     out = qa("add", str(bad), "--corpus", str(corpus), "--index", str(index))

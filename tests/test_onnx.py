@@ -252,3 +252,13 @@ def test_unwritable_cache_falls_back_to_torch_without_a_traceback(tmp_path, monk
     assert e.backend == "torch" and vec.shape == (1, 384)
     notices = [r.getMessage() for r in caplog.records if "runs on torch instead" in r.getMessage()]
     assert len(notices) == 1 and "\n" not in notices[0] and "cannot export" in notices[0]
+
+
+def test_token_vectors_agree_between_onnx_and_torch():
+    text = "The park holds more than 1,200 enterprises, and its revenue reached 120 billion yuan."
+    _, onnx_toks = Embedder(backend="onnx").encode_tokens([text], 1)
+    _, torch_toks = Embedder(backend="torch").encode_tokens([text], 1)
+    a, b = onnx_toks[0], torch_toks[0]
+    assert a.tokens == b.tokens and a.tokens[0] == "the" and "[CLS]" not in a.tokens
+    cos = (a.vectors.astype(np.float32) * b.vectors.astype(np.float32)).sum(axis=1)
+    assert cos.min() > 0.999

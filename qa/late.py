@@ -1,0 +1,60 @@
+"""Late interaction: how well each word of the question is matched somewhere in a passage.
+
+A passage's single vector averages all its tokens, so a passage that shares the
+question's topic but not its particulars ("how many enterprises" against "the
+enterprises are growing") can score as high as the one that answers. MaxSim,
+the score of ColBERT, keeps the tokens apart: each content token of the question
+takes its best cosine with any token of the passage, and the score is their
+mean. The token vectors are MiniLM's own contextual outputs (the ones it pools),
+stored by the build in float16, so no other model is needed. MiniLM was not
+trained for this, so MaxSim is one feature of the learned ranker, not a
+ranking of its own (bench/tune.py fits its weight; bench/RESULTS.md reports it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .lexical import stopwords
+from .onnx_model import TokenVectors
+
+
+def query_matrix(tv: TokenVectors) -> np.ndarray:
+    """The question's token vectors worth matching, as float32 rows.
+
+    Word-initial pieces that are words and not stop words: "how", "the" and "?"
+    match something in every passage and would only add noise, and a word's
+    continuation pieces ("##ing") repeat its first piece's context.
+    All tokens when that leaves none.
+    """
+    stop = stopwords()
+    keep = [i for i, t in enumerate(tv.tokens) if t.isalnum() and t.lower() not in stop]
+    rows = tv.vectors[keep] if keep else tv.vectors
+    return np.asarray(rows, dtype=np.float32)
+
+
+def maxsim(query: np.ndarray, tokens: np.ndarray, first: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """MaxSim of the question against each of the passages ``ids``.
+
+    Args:
+        query: ``(q, d)`` question token rows (:func:`query_matrix`).
+        tokens: ``(t, d)`` token vectors of every passage (the generation's memory map).
+        first: First token row of each passage (len = passages + 1).
+        ids: The passages to score.
+
+    Returns:
+        One score per passage in ``ids``: the mean over question tokens of the best
+        cosine with a token of the passage (0 for a passage without tokens).
+    """
+    out = np.zeros(len(ids), dtype=np.float64)
+    if not len(ids) or not len(query):
+        return out
+    starts, ends = first[ids], first[ids + 1]
+    have = ends > starts
+    if not have.any():
+        return out
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts[have], ends[have])])
+    sims = query @ np.asarray(tokens[rows], dtype=np.float32).T  # (q, rows)
+    offsets = np.concatenate([[0], np.cumsum((ends - starts)[have])[:-1]])
+    out[have] = np.maximum.reduceat(sims, offsets, axis=1).mean(axis=0)
+    return out

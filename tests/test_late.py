@@ -1,0 +1,89 @@
+"""Late interaction: the token vectors the build stores, and MaxSim over them (qa/late.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from qa import build_index, Retriever
+from qa.embedding import Embedder
+from qa.indexing import embedding_text
+from qa.late import maxsim, query_matrix
+from qa.store import load_generation
+
+HARBOUR = """# The harbour museum
+
+The museum keeps 340 ship models in its east wing, the largest collection in the region.
+
+# Visitors
+
+The museum is loved by visitors and has a long history of exhibitions and events.
+"""
+
+
+def test_stored_token_vectors_are_the_encoders_own(interview_index):
+    gen = load_generation(interview_index[1])
+    e = Embedder()
+    ids = [0, len(gen.records) // 2, len(gen.records) - 1]
+    _, toks = e.encode_tokens([embedding_text(gen.records[i]) for i in ids], len(ids))
+    for i, t in zip(ids, toks):
+        stored = np.asarray(gen.token_vectors[gen.token_first[i] : gen.token_first[i + 1]], np.float32)
+        assert stored.shape == t.vectors.shape and 0 < len(stored) <= 256 - 2  # special tokens left out
+        assert np.abs(stored - t.vectors.astype(np.float32)).max() < 2e-3
+        assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=2e-3)
+    assert gen.token_first[-1] == len(gen.token_vectors)
+
+
+def test_query_tokens_drop_stop_words_and_punctuation():
+    _, tv = Embedder().encode_query_tokens("How many ship models does the museum keep?")
+    assert tv.tokens == ("how", "many", "ship", "models", "does", "the", "museum", "keep", "?")
+    q = query_matrix(tv)
+    kept = [t for t in tv.tokens if t in ("many", "ship", "models", "museum", "keep")]
+    assert q.shape == (len(kept), tv.vectors.shape[1])
+    assert np.allclose(q, tv.vectors[[tv.tokens.index(t) for t in kept]].astype(np.float32))
+
+
+def test_maxsim_is_the_mean_best_token_cosine(interview_index):
+    gen = load_generation(interview_index[1])
+    _, tv = Embedder().encode_query_tokens("What is the total revenue of the park?")
+    q = query_matrix(tv)
+    ids = np.array([3, 0, len(gen.records) - 1, 3])
+    got = maxsim(q, gen.token_vectors, gen.token_first, ids)
+    for i, g in zip(ids, got):
+        p = np.asarray(gen.token_vectors[gen.token_first[i] : gen.token_first[i + 1]], np.float32)
+        want = np.mean([max(float(row @ tok) for tok in p) for row in q])
+        assert abs(g - want) < 1e-5
+    assert got[0] == got[3] and -1.0 <= got.min() and got.max() <= 1.0
+
+
+def test_maxsim_prefers_the_passage_with_the_particulars(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbour.md").write_text(HARBOUR, encoding="utf-8")
+    build_index(corpus, tmp_path / "index")
+    gen = load_generation(tmp_path / "index")
+    _, tv = Embedder().encode_query_tokens("How many ship models does the museum keep?")
+    scores = maxsim(query_matrix(tv), gen.token_vectors, gen.token_first, np.arange(len(gen.records)))
+    best = gen.records[int(np.argmax(scores))]
+    assert "340 ship models" in best.text and len(gen.records) == 2
+    assert Retriever.load(tmp_path / "index").search("How many ship models does the museum keep?", k=1)[0].text == best.text
+
+
+def test_a_rebuild_keeps_the_token_vectors_of_unchanged_passages(workspace):
+    corpus, index = workspace
+    old = load_generation(index)
+    (corpus / "harbour.md").write_text(HARBOUR, encoding="utf-8")
+    assert build_index(corpus, index).embedded == 2
+    new = load_generation(index)
+    rows = {r.hash: np.asarray(new.token_vectors[new.token_first[r.id] : new.token_first[r.id + 1]]) for r in new.records}
+    for r in old.records:
+        assert np.array_equal(rows[r.hash], old.token_vectors[old.token_first[r.id] : old.token_first[r.id + 1]])
+
+
+def test_bulk_search_encodes_each_question_once(retriever, monkeypatch):
+    questions = ["What is the total revenue of the park?", "How many enterprises are in the park?"]
+    direct = [retriever.search(q, k=3) for q in questions]
+    vectors = retriever.encode(questions)
+    calls = []
+    real = retriever._embedder.encode_tokens
+    monkeypatch.setattr(retriever._embedder, "encode_tokens", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    bulk = [retriever.search(q, k=3, vector=v) for q, v in zip(questions, vectors)]
+    assert calls == [] and [[h.text for h in hs] for hs in bulk] == [[h.text for h in hs] for hs in direct]
