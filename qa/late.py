@@ -53,6 +53,13 @@ def maxsim(query: np.ndarray, tokens: np.ndarray, first: np.ndarray, ids: np.nda
     have = ends > starts
     if not have.any():
         return out
+    if tokens.dtype == np.float32 and not isinstance(tokens, np.memmap):
+        # Already in memory (a small index, see search.py): one product with every token
+        # costs less than gathering the candidates' rows (1.2 against 3.5 ms on the interview).
+        sims = query @ tokens.T
+        for i in np.flatnonzero(have):
+            out[i] = sims[:, starts[i] : ends[i]].max(axis=1).mean()
+        return out
     rows = np.concatenate([np.arange(a, b) for a, b in zip(starts[have], ends[have])])
     sims = query @ np.asarray(tokens[rows], dtype=np.float32).T  # (q, rows)
     offsets = np.concatenate([[0], np.cumsum((ends - starts)[have])[:-1]])

@@ -130,6 +130,8 @@ class Generation:
     token_first: np.ndarray  # first token row of each passage (len = passages + 1)
     # Which sentences hold a number; derived from the text on first need (see search.py).
     numeric_sentences: np.ndarray | None = None
+    # The token vectors as float32, for a small index only (see search.py).
+    token_vectors32: np.ndarray | None = None
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:

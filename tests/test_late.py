@@ -87,3 +87,12 @@ def test_bulk_search_encodes_each_question_once(retriever, monkeypatch):
     monkeypatch.setattr(retriever._embedder, "encode_tokens", lambda *a, **kw: calls.append(a) or real(*a, **kw))
     bulk = [retriever.search(q, k=3, vector=v) for q, v in zip(questions, vectors)]
     assert calls == [] and [[h.text for h in hs] for hs in bulk] == [[h.text for h in hs] for hs in direct]
+
+
+def test_maxsim_in_memory_and_memory_mapped_agree(interview_index):
+    gen = load_generation(interview_index[1])
+    _, tv = Embedder().encode_query_tokens("How many enterprises are in the park?")
+    q, ids = query_matrix(tv), np.array([5, 1, 9, 2])
+    mapped = maxsim(q, gen.token_vectors, gen.token_first, ids)  # float16 rows gathered per query
+    in_memory = maxsim(q, np.asarray(gen.token_vectors, np.float32), gen.token_first, ids)  # small-index path
+    assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped, in_memory, atol=1e-6)
