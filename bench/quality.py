@@ -90,7 +90,9 @@ def run_set(retriever, qs: list[sets.Q], tag: str, k: int = 10) -> dict:
     """Ask every question; keep per-question ranks, top confidence, tier and sentence correctness."""
     import time
 
-    vecs = encode_questions([q.text for q in qs])
+    # The retriever's own bulk encoding: it also keeps each question's token vectors for
+    # late interaction, so the timed searches below encode nothing.
+    vecs = retriever.encode([q.text for q in qs])
     out = []
     spent = 0.0
     for q, v in zip(qs, vecs):
@@ -263,7 +265,7 @@ def markdown(out: dict) -> str:
               "`tier_answer`: share given the confident tier; `refused_unanswerable`: share of unanswerable "
               "(SQuAD 2.0 impossible, off-topic, fixture unanswerable) told \"not in the documents\"; AUC and ECE "
               "(10 bins) of the top hit's confidence for \"the top passage answers\"; `ms_per_search`: mean time of "
-              "`search(k=10)` with the question vector given (no encoding), both rows timed in this run.", "",
+              "`search(k=10)` with the question encoded beforehand (`Retriever.encode`: its vector and token vectors; no encoding timed), both rows timed in this run.", "",
               f"![Reliability of Hit.confidence on the SQuAD 2.0 report articles]({PLOT.name})", ""]
     if "alternatives" in out:
         domains = list(next(iter(out["alternatives"].values()))["cv"])

@@ -23,6 +23,7 @@ from .chunking import CHUNKER_VERSION, Passage, pack
 from .readers.text import read_text
 from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, scan
 from .embedding import Embedder
+from .late import quantize
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
 from .lexical import Lexical
 from .store import (
@@ -143,8 +144,9 @@ def _previous_vectors(
     s_hashes = [s[2] for r in gen.records for s in r.sentences]
     s_cache = dict(zip(s_hashes, s_vecs))
     # Views of the memory map: only the rows that are kept are ever read.
-    tf = gen.token_first
-    t_cache = {r.hash: gen.token_vectors[tf[i] : tf[i + 1]] for i, r in enumerate(gen.records)}
+    tf, scales = gen.token_first, gen.token_scales
+    t_cache = {r.hash: (gen.token_vectors[tf[i] : tf[i + 1]], scales[tf[i] : tf[i + 1]])
+               for i, r in enumerate(gen.records)}
     return p_cache, s_cache, t_cache, set(p_cache)
 
 
@@ -254,7 +256,7 @@ def build_index(
         vectors, tokens = embedder.encode_tokens([p_text[h] for h in new_p] + [s_text[h] for h in new_s],
                                                  len(new_p), progress=advance)
         p_cache.update(zip(new_p, vectors[: len(new_p)]))
-        t_cache.update((h, t.vectors) for h, t in zip(new_p, tokens))
+        t_cache.update((h, quantize(t.vectors)) for h, t in zip(new_p, tokens))
         s_cache.update(zip(new_s, vectors[len(new_p) :]))
         embed_seconds = time.perf_counter() - t_embed
         dim = embedder.dimension
@@ -263,8 +265,9 @@ def build_index(
         s_vecs = np.stack(s_list) if s_list else np.zeros((0, dim), np.float32)
         t_list = [t_cache[r.hash] for r in records]
         t_first = np.zeros(len(records) + 1, np.int64)
-        np.cumsum([len(t) for t in t_list], out=t_first[1:])
-        t_vecs = np.concatenate(t_list) if t_list else np.zeros((0, dim), np.float16)
+        np.cumsum([len(t[0]) for t in t_list], out=t_first[1:])
+        t_vecs = np.concatenate([t[0] for t in t_list]) if t_list else np.zeros((0, dim), np.int8)
+        t_scales = np.concatenate([t[1] for t in t_list]) if t_list else np.zeros(0, np.float32)
 
         tick("writing", 0, 1)
         lexical = Lexical.build([embedding_text(r) for r in records])
@@ -286,7 +289,7 @@ def build_index(
         }
         previous_gen = previous["generation"] if previous else None
         written = write_generation(index, sources, records, p_vecs, s_vecs, lexical, sentence_lexical, manifest, writer,
-                                   token_vectors=t_vecs, token_first=t_first)
+                                   token_vectors=t_vecs, token_scales=t_scales, token_first=t_first)
         # Keep the generation readers may still be opening; drop everything older.
         collect_garbage(index, keep={written["generation"], previous_gen or ""})
         tick("writing", 1, 1)

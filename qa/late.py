@@ -9,6 +9,10 @@ mean. The token vectors are MiniLM's own contextual outputs (the ones it pools),
 stored by the build in float16, so no other model is needed. MiniLM was not
 trained for this, so MaxSim is one feature of the learned ranker, not a
 ranking of its own (bench/tune.py fits its weight; bench/RESULTS.md reports it).
+
+The vectors are stored as int8 with one scale per token: half the size of
+float16, and a query's candidate rows convert to float32 six times faster
+(1.3 against 7.7 ms for 5,000 rows here), for a cosine error under 0.01.
 """
 
 from __future__ import annotations
@@ -33,12 +37,28 @@ def query_matrix(tv: TokenVectors) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
-def maxsim(query: np.ndarray, tokens: np.ndarray, first: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token vectors as int8 rows and a float32 scale per row (symmetric, per token)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    scales = np.maximum(np.abs(v).max(axis=1), 1e-12) / 127.0 if len(v) else np.zeros(0, np.float32)
+    q = np.rint(v / scales[:, None]).astype(np.int8) if len(v) else np.zeros(v.shape, np.int8)
+    return q, scales.astype(np.float32)
+
+
+def dequantize(tokens: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """The float32 token vectors back from :func:`quantize`'s output."""
+    return np.asarray(tokens, dtype=np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
+
+
+def maxsim(query: np.ndarray, tokens: np.ndarray, scales: np.ndarray | None, first: np.ndarray,
+           ids: np.ndarray) -> np.ndarray:
     """MaxSim of the question against each of the passages ``ids``.
 
     Args:
         query: ``(q, d)`` question token rows (:func:`query_matrix`).
-        tokens: ``(t, d)`` token vectors of every passage (the generation's memory map).
+        tokens: ``(t, d)`` token vectors of every passage: int8 (the generation's memory map)
+            with ``scales``, or float32 already dequantized with ``scales`` None.
+        scales: Each token row's scale (:func:`quantize`), or None.
         first: First token row of each passage (len = passages + 1).
         ids: The passages to score.
 
@@ -53,15 +73,15 @@ def maxsim(query: np.ndarray, tokens: np.ndarray, first: np.ndarray, ids: np.nda
     have = ends > starts
     if not have.any():
         return out
-    if tokens.dtype == np.float32 and not isinstance(tokens, np.memmap):
-        # Already in memory (a small index, see search.py): one product with every token
-        # costs less than gathering the candidates' rows (1.2 against 3.5 ms on the interview).
+    if scales is None:
+        # Already in memory as float32 (a small index, see search.py): one product with every
+        # token costs less than gathering the candidates' rows (1.2 against 3.5 ms on the interview).
         sims = query @ tokens.T
         for i in np.flatnonzero(have):
             out[i] = sims[:, starts[i] : ends[i]].max(axis=1).mean()
         return out
     rows = np.concatenate([np.arange(a, b) for a, b in zip(starts[have], ends[have])])
-    sims = query @ np.asarray(tokens[rows], dtype=np.float32).T  # (q, rows)
+    sims = (query @ np.asarray(tokens[rows], dtype=np.float32).T) * scales[rows]  # (q, rows)
     offsets = np.concatenate([[0], np.cumsum((ends - starts)[have])[:-1]])
     out[have] = np.maximum.reduceat(sims, offsets, axis=1).mean(axis=0)
     return out

@@ -28,7 +28,7 @@ import numpy as np
 
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
-from .late import maxsim, query_matrix
+from .late import dequantize, maxsim, query_matrix
 from .lexical import tokenize
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
@@ -40,7 +40,7 @@ MAX_QUESTION_CHARS = 1000
 # The learned ranker reorders this many distinct first-stage candidates: on
 # SQuAD the right passage is among the first 30 for over 99% of questions.
 RERANK_DEPTH = 30
-# Token vectors (float16 on disk) are kept in memory as float32 up to this size: about 700
+# Token vectors (int8 on disk) are kept in memory as float32 up to this size: about 700
 # passages. Larger indexes convert only each query's candidate rows.
 TOKENS_IN_MEMORY = 64 * 2**20
 
@@ -366,16 +366,16 @@ class Retriever:
         return gen.numeric_sentences
 
     @staticmethod
-    def _token_vectors(gen: Generation) -> np.ndarray:
-        """The generation's token vectors, as float32 in memory when that takes at most
-        ``TOKENS_IN_MEMORY`` bytes: converting a query's candidate rows from float16 took
-        most of MaxSim's time (3.5 of 5 ms per question on the interview)."""
+    def _token_vectors(gen: Generation) -> tuple[np.ndarray, np.ndarray | None]:
+        """The generation's token vectors and scales for :func:`maxsim`: dequantized in memory
+        when that takes at most ``TOKENS_IN_MEMORY`` bytes (then one product with all of them
+        is the fastest), else the memory map, of which a query converts only its candidates."""
         if gen.token_vectors32 is not None:
-            return gen.token_vectors32
+            return gen.token_vectors32, None
         if gen.token_vectors.size * 4 <= TOKENS_IN_MEMORY:
-            gen.token_vectors32 = np.asarray(gen.token_vectors, dtype=np.float32)  # a race converts twice
-            return gen.token_vectors32
-        return gen.token_vectors
+            gen.token_vectors32 = dequantize(gen.token_vectors, gen.token_scales)  # a race converts twice
+            return gen.token_vectors32, None
+        return gen.token_vectors, gen.token_scales
 
     def search(self, question: str, k: int = 5, *, vector: np.ndarray | None = None) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.
@@ -512,7 +512,7 @@ class Retriever:
             q_cos[apart] = vecs @ q0
         if qtok is None:  # a caller that brought only the question's vector (bulk encoding)
             qtok = self._query_tokens.get(q) or self._embedder.encode_query_tokens(q)[1]
-        late = maxsim(query_matrix(qtok), self._token_vectors(gen), gen.token_first, ids_arr[picked])
+        late = maxsim(query_matrix(qtok), *self._token_vectors(gen), gen.token_first, ids_arr[picked])
         out = []
         for j, qc, ms in zip(picked, q_cos, late):
             rid = int(ids_arr[j])

@@ -10,7 +10,8 @@ Layout::
         passages.jsonl       # one passage per line: text, offsets, context, hashes
         passages.faiss       # passage vectors (normalized, inner product)
         sentences.faiss      # sentence vectors, in passage order
-        tokens.npy           # each passage's token vectors (float16), passage after passage
+        tokens.npy           # each passage's token vectors (int8), passage after passage
+        token_scales.npy     # one float32 scale per token vector (see qa/late.py)
         token_first.npy      # first token row of each passage (passages + 1 entries)
         bm25/                # bm25s over passages (JSON + .npy, no pickle)
         bm25_sentences/      # bm25s over single sentences
@@ -41,7 +42,7 @@ import numpy as np
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from .lexical import Lexical
 
-FORMAT_VERSION = 4  # 4: token vectors for late interaction
+FORMAT_VERSION = 5  # 5: int8 token vectors for late interaction
 MANIFEST = "manifest.json"
 LOCK = ".build.lock"
 PASSAGES = "passages.jsonl"
@@ -50,6 +51,7 @@ PASSAGE_VECTORS = "passages.faiss"
 SENTENCE_VECTORS = "sentences.faiss"
 TOKEN_VECTORS = "tokens.npy"
 TOKEN_FIRST = "token_first.npy"
+TOKEN_SCALES = "token_scales.npy"
 BM25_DIR = "bm25"
 SENTENCE_BM25_DIR = "bm25_sentences"
 # Up to this many vectors per index, exact search: Flat costs about 0.15 ms per
@@ -126,7 +128,8 @@ class Generation:
     sentence_lexical: Lexical
     documents: dict[str, SourceDocument]
     # Token vectors of every passage, memory-mapped: a query reads only its candidates' rows.
-    token_vectors: np.ndarray  # (tokens, dimension) float16
+    token_vectors: np.ndarray  # (tokens, dimension) int8
+    token_scales: np.ndarray  # (tokens,) float32
     token_first: np.ndarray  # first token row of each passage (len = passages + 1)
     # Which sentences hold a number; derived from the text on first need (see search.py).
     numeric_sentences: np.ndarray | None = None
@@ -273,6 +276,7 @@ def write_generation(
     manifest: dict[str, Any],
     writer: Writer | None = None,
     token_vectors: np.ndarray | None = None,
+    token_scales: np.ndarray | None = None,
     token_first: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Write a complete generation beside the live one, then make it live.
@@ -302,9 +306,11 @@ def write_generation(
         dim = int(manifest["model"]["dimension"])
         writer.write_faiss(_dense_index(passage_vectors, dim), tmp / PASSAGE_VECTORS)
         writer.write_faiss(_dense_index(sentence_vectors, dim), tmp / SENTENCE_VECTORS)
-        if token_vectors is None or token_first is None:  # no passages, or a caller without tokens
-            token_vectors, token_first = np.zeros((0, dim), np.float16), np.zeros(len(records) + 1, np.int64)
-        writer.write_array(np.ascontiguousarray(token_vectors, dtype=np.float16), tmp / TOKEN_VECTORS)
+        if token_vectors is None or token_scales is None or token_first is None:  # a caller without tokens
+            token_vectors, token_scales = np.zeros((0, dim), np.int8), np.zeros(0, np.float32)
+            token_first = np.zeros(len(records) + 1, np.int64)
+        writer.write_array(np.ascontiguousarray(token_vectors, dtype=np.int8), tmp / TOKEN_VECTORS)
+        writer.write_array(np.asarray(token_scales, dtype=np.float32), tmp / TOKEN_SCALES)
         writer.write_array(np.asarray(token_first, dtype=np.int64), tmp / TOKEN_FIRST)
         fault_point("faiss")
         writer.write_lexical(lexical, tmp / BM25_DIR)
@@ -396,7 +402,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     gen_dir = Path(index) / manifest["generation"]
     try:
         for name in (PASSAGES, PASSAGE_VECTORS, SENTENCE_VECTORS, BM25_DIR, SENTENCE_BM25_DIR, TOKEN_VECTORS,
-                     TOKEN_FIRST):
+                     TOKEN_SCALES, TOKEN_FIRST):
             if not (gen_dir / name).exists():  # FAISS's own message for this is a C++ stack line
                 raise FileNotFoundError(2, "missing", str(gen_dir / name))
         records = _read_records(gen_dir / PASSAGES)
@@ -408,10 +414,13 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
         sentence_lexical = Lexical.load(gen_dir / SENTENCE_BM25_DIR, n_sent)
         dim = int(manifest["model"]["dimension"])
         tokens = np.load(gen_dir / TOKEN_VECTORS, mmap_mode="r", allow_pickle=False)
+        token_scales = np.load(gen_dir / TOKEN_SCALES, allow_pickle=False)
         token_first = np.load(gen_dir / TOKEN_FIRST, allow_pickle=False)
         problems = [
-            f"{TOKEN_VECTORS} does not hold float16 vectors of dimension {dim}"
-            if tokens.dtype != np.float16 or tokens.ndim != 2 or (len(tokens) and tokens.shape[1] != dim) else "",
+            f"{TOKEN_VECTORS} does not hold int8 vectors of dimension {dim}"
+            if tokens.dtype != np.int8 or tokens.ndim != 2 or (len(tokens) and tokens.shape[1] != dim) else "",
+            f"{TOKEN_SCALES} does not hold one float32 scale per token"
+            if token_scales.dtype != np.float32 or token_scales.shape != (len(tokens),) else "",
             f"{TOKEN_FIRST} does not match {TOKEN_VECTORS} and the {len(records)} passages"
             if token_first.shape != (len(records) + 1,) or token_first[0] != 0 or token_first[-1] != len(tokens)
             or (np.diff(token_first) < 0).any() else "",
@@ -444,7 +453,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     np.cumsum(counts, out=first[1:])
     owner = np.repeat(np.arange(len(records), dtype=np.int64), counts)
     return Generation(manifest, records, p_index, s_index, owner, first, lexical, sentence_lexical, documents,
-                      tokens, token_first)
+                      tokens, token_scales, token_first)
 
 
 def reconstruct(index: Any, ids: np.ndarray) -> np.ndarray:

@@ -41,13 +41,13 @@ def test_second_build_embeds_nothing(workspace):
 def test_manifest_records_what_it_should(interview_index):
     corpus, index = interview_index
     m = read_manifest(index)
-    assert m["format_version"] == 4 and m["model"]["dimension"] == 384
+    assert m["format_version"] == 5 and m["model"]["dimension"] == 384
     assert m["model"]["name"] == "all-MiniLM-L6-v2" and m["chunker_version"] >= 1
     f = m["files"]["optics_valley_interview.txt"]
     assert len(f["sha256"]) == 64 and f["passages"] == m["passages"]
     gen = index / m["generation"]
     assert sorted(p.name for p in gen.iterdir()) == ["bm25", "bm25_sentences", "documents.jsonl", "passages.faiss", "passages.jsonl",
-                                                    "sentences.faiss", "token_first.npy", "tokens.npy"]
+                                                    "sentences.faiss", "token_first.npy", "token_scales.npy", "tokens.npy"]
     # No pickle anywhere in the index.
     for path in index.rglob("*"):
         if path.is_file():
@@ -165,7 +165,8 @@ def test_missing_index(tmp_path):
 
 
 @pytest.mark.parametrize("victim", ["manifest.json", "documents.jsonl", "passages.jsonl", "passages.faiss", "sentences.faiss",
-                                    "bm25/params.index.json", "bm25/data.csc.index.npy", "tokens.npy", "token_first.npy"])
+                                    "bm25/params.index.json", "bm25/data.csc.index.npy", "tokens.npy", "token_scales.npy",
+                                    "token_first.npy"])
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete"])
 def test_damaged_index_is_reported_and_repaired(workspace, victim, damage):
     corpus, index = workspace

@@ -6,7 +6,7 @@ import numpy as np
 from qa import build_index, Retriever
 from qa.embedding import Embedder
 from qa.indexing import embedding_text
-from qa.late import maxsim, query_matrix
+from qa.late import dequantize, maxsim, quantize, query_matrix
 from qa.store import load_generation
 
 HARBOUR = """# The harbour museum
@@ -25,11 +25,23 @@ def test_stored_token_vectors_are_the_encoders_own(interview_index):
     ids = [0, len(gen.records) // 2, len(gen.records) - 1]
     _, toks = e.encode_tokens([embedding_text(gen.records[i]) for i in ids], len(ids))
     for i, t in zip(ids, toks):
-        stored = np.asarray(gen.token_vectors[gen.token_first[i] : gen.token_first[i + 1]], np.float32)
+        a, b = gen.token_first[i], gen.token_first[i + 1]
+        stored = dequantize(gen.token_vectors[a:b], gen.token_scales[a:b])
         assert stored.shape == t.vectors.shape and 0 < len(stored) <= 256 - 2  # special tokens left out
-        assert np.abs(stored - t.vectors.astype(np.float32)).max() < 2e-3
-        assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=2e-3)
-    assert gen.token_first[-1] == len(gen.token_vectors)
+        cos = (stored * t.vectors.astype(np.float32)).sum(axis=1) / np.linalg.norm(stored, axis=1)
+        assert cos.min() > 0.999  # int8 with a scale per token
+        assert np.allclose(np.linalg.norm(stored, axis=1), 1.0, atol=0.01)
+    assert gen.token_first[-1] == len(gen.token_vectors) == len(gen.token_scales)
+
+
+def test_quantize_round_trips_within_the_scale():
+    v = np.random.default_rng(0).standard_normal((50, 384)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    q, s = quantize(v)
+    assert q.dtype == np.int8 and s.dtype == np.float32 and np.abs(q).max() == 127
+    assert np.all(np.abs(dequantize(q, s) - v) <= s[:, None] / 2 + 1e-7)
+    empty_q, empty_s = quantize(np.zeros((0, 384), np.float32))
+    assert empty_q.shape == (0, 384) and empty_s.shape == (0,)
 
 
 def test_query_tokens_drop_stop_words_and_punctuation():
@@ -46,9 +58,10 @@ def test_maxsim_is_the_mean_best_token_cosine(interview_index):
     _, tv = Embedder().encode_query_tokens("What is the total revenue of the park?")
     q = query_matrix(tv)
     ids = np.array([3, 0, len(gen.records) - 1, 3])
-    got = maxsim(q, gen.token_vectors, gen.token_first, ids)
+    got = maxsim(q, gen.token_vectors, gen.token_scales, gen.token_first, ids)
     for i, g in zip(ids, got):
-        p = np.asarray(gen.token_vectors[gen.token_first[i] : gen.token_first[i + 1]], np.float32)
+        a, b = gen.token_first[i], gen.token_first[i + 1]
+        p = dequantize(gen.token_vectors[a:b], gen.token_scales[a:b])
         want = np.mean([max(float(row @ tok) for tok in p) for row in q])
         assert abs(g - want) < 1e-5
     assert got[0] == got[3] and -1.0 <= got.min() and got.max() <= 1.0
@@ -61,7 +74,8 @@ def test_maxsim_prefers_the_passage_with_the_particulars(tmp_path):
     build_index(corpus, tmp_path / "index")
     gen = load_generation(tmp_path / "index")
     _, tv = Embedder().encode_query_tokens("How many ship models does the museum keep?")
-    scores = maxsim(query_matrix(tv), gen.token_vectors, gen.token_first, np.arange(len(gen.records)))
+    scores = maxsim(query_matrix(tv), gen.token_vectors, gen.token_scales, gen.token_first,
+                    np.arange(len(gen.records)))
     best = gen.records[int(np.argmax(scores))]
     assert "340 ship models" in best.text and len(gen.records) == 2
     assert Retriever.load(tmp_path / "index").search("How many ship models does the museum keep?", k=1)[0].text == best.text
@@ -73,9 +87,14 @@ def test_a_rebuild_keeps_the_token_vectors_of_unchanged_passages(workspace):
     (corpus / "harbour.md").write_text(HARBOUR, encoding="utf-8")
     assert build_index(corpus, index).embedded == 2
     new = load_generation(index)
-    rows = {r.hash: np.asarray(new.token_vectors[new.token_first[r.id] : new.token_first[r.id + 1]]) for r in new.records}
+    def rows(gen, r):
+        a, b = gen.token_first[r.id], gen.token_first[r.id + 1]
+        return np.asarray(gen.token_vectors[a:b]), gen.token_scales[a:b]
+
+    kept = {r.hash: rows(new, r) for r in new.records}
     for r in old.records:
-        assert np.array_equal(rows[r.hash], old.token_vectors[old.token_first[r.id] : old.token_first[r.id + 1]])
+        (nv, ns), (ov, os_) = kept[r.hash], rows(old, r)
+        assert np.array_equal(nv, ov) and np.array_equal(ns, os_)
 
 
 def test_bulk_search_encodes_each_question_once(retriever, monkeypatch):
@@ -93,6 +112,6 @@ def test_maxsim_in_memory_and_memory_mapped_agree(interview_index):
     gen = load_generation(interview_index[1])
     _, tv = Embedder().encode_query_tokens("How many enterprises are in the park?")
     q, ids = query_matrix(tv), np.array([5, 1, 9, 2])
-    mapped = maxsim(q, gen.token_vectors, gen.token_first, ids)  # float16 rows gathered per query
-    in_memory = maxsim(q, np.asarray(gen.token_vectors, np.float32), gen.token_first, ids)  # small-index path
-    assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped, in_memory, atol=1e-6)
+    mapped = maxsim(q, gen.token_vectors, gen.token_scales, gen.token_first, ids)  # int8 rows gathered per query
+    in_memory = maxsim(q, dequantize(gen.token_vectors, gen.token_scales), None, gen.token_first, ids)  # small index
+    assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped, in_memory, atol=1e-5)
