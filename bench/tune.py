@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 import sets
-from quality import encode_questions, is_right
+from quality import is_right
 
 MODELS = Path(__file__).resolve().parents[1] / "qa" / "models"
 ANSWER_PRECISION = 0.75  # the "answer" tier: how often its top passage must be right
@@ -51,7 +51,7 @@ def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict
     from qa.confidence import sentence_features
     from qa.search import clean_question
 
-    vecs = encode_questions([q.text for q in qs])
+    vecs = retriever.encode([q.text for q in qs])  # also keeps their token vectors for _stage
     gen = retriever._gen
     tables = retriever._tables(gen)
     out = []
@@ -208,14 +208,18 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     print("collected", {k: (len(tr[k]), len(te[k])) for k in tr}, f"in {time.perf_counter() - t:.0f} s", flush=True)
     fused = RANK_FEATURES.index("fused")
     fitters: dict[str, object] = {"first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None}
+    squad_only: set[str] = set()  # trained with the other domains' weight 0
     for w in DOMAIN_WEIGHTS:
         tag = "SQuAD only" if w == 0 else f"other domains {w:g} of SQuAD's weight"
-        fitters[f"pointwise logistic regression, {tag}"] = (lambda w: lambda d: fit_pointwise(d, w))(w)
-        fitters[f"pairwise linear (logistic on differences), {tag}"] = (
-            lambda w: lambda d: fit_pairwise(d, w, random.Random(0)))(w)
+        names = [f"pointwise logistic regression, {tag}", f"pairwise linear (logistic on differences), {tag}",
+                 f"pairwise linear, {tag}, without MaxSim"]
+        if w == 0:
+            squad_only.update(names)
+        fitters[names[0]] = (lambda w: lambda d: fit_pointwise(d, w))(w)
+        fitters[names[1]] = (lambda w: lambda d: fit_pairwise(d, w, random.Random(0)))(w)
         # The same without late interaction (qa/late.py): whether MaxSim earns its place is
         # decided here, by the same cross-validation, not assumed.
-        fitters[f"pairwise linear, {tag}, without MaxSim"] = (
+        fitters[names[2]] = (
             lambda w: without(lambda d: fit_pairwise(d, w, random.Random(0)), RANK_FEATURES.index("maxsim")))(w)
     folds = _folds(tr)
 
@@ -247,7 +251,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     # (the passage's own question, speakers): those candidates are shown, not chosen. The 2026-11-27
     # run tied one of them with the best mixed-domain ranker (0.650 both) and picked it by a hair,
     # which switched off the interview's question feature; this rule was added after seeing that.
-    eligible = [k for k in results if "SQuAD only" not in k]
+    eligible = [k for k in results if k not in squad_only]
     best = max(eligible, key=lambda k: (results[k]["cv_macro"]["hit@1"], results[k]["cv_macro"]["hit@5"]))
     if results[best]["params"] is not None:
         save("ranker", RANK_FEATURES, results[best]["params"], "linear", method=best, trained_on=(
@@ -313,7 +317,7 @@ def confidence_rows(retriever, qs: list[sets.Q]) -> tuple[np.ndarray, np.ndarray
     """The top hit's confidence features and label ("it answers") of each question."""
     from qa.search import clean_question
 
-    vecs = encode_questions([q.text for q in qs])
+    vecs = retriever.encode([q.text for q in qs])  # also keeps their token vectors for _ranked
     gen = retriever._gen
     xs, ys, kept = [], [], []
     for q, v in zip(qs, vecs):

@@ -6,13 +6,13 @@ enterprises are growing") can score as high as the one that answers. MaxSim,
 the score of ColBERT, keeps the tokens apart: each content token of the question
 takes its best cosine with any token of the passage, and the score is their
 mean. The token vectors are MiniLM's own contextual outputs (the ones it pools),
-stored by the build in float16, so no other model is needed. MiniLM was not
+stored by the build, so no other model is needed. MiniLM was not
 trained for this, so MaxSim is one feature of the learned ranker, not a
 ranking of its own (bench/tune.py fits its weight; bench/RESULTS.md reports it).
 
 The vectors are stored as int8 with one scale per token: half the size of
 float16, and a query's candidate rows convert to float32 six times faster
-(1.3 against 7.7 ms for 5,000 rows here), for a cosine error under 0.01.
+(1.3 against 7.7 ms for 5,000 rows here), for a cosine error under 0.001.
 """
 
 from __future__ import annotations

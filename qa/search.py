@@ -40,8 +40,9 @@ MAX_QUESTION_CHARS = 1000
 # The learned ranker reorders this many distinct first-stage candidates: on
 # SQuAD the right passage is among the first 30 for over 99% of questions.
 RERANK_DEPTH = 30
-# Token vectors (int8 on disk) are kept in memory as float32 up to this size: about 700
-# passages. Larger indexes convert only each query's candidate rows.
+# Token vectors (int8 on disk) are kept in memory as float32 up to this size: about 250
+# passages of SQuAD's 176 tokens (270 KB each). Larger indexes convert only each query's
+# candidate rows.
 TOKENS_IN_MEMORY = 64 * 2**20
 
 
@@ -408,7 +409,9 @@ class Retriever:
         """
         cleaned = [clean_question(q) for q in questions]
         vecs, toks = self._embedder.encode_tokens(cleaned, len(cleaned))
-        if len(self._query_tokens) + len(cleaned) > 4096:  # about 10 KB each: a bound on memory
+        # About 10 KB each: cleared before it passes 4,096 (one larger call is kept whole,
+        # since its searches are about to ask for every one of them).
+        if len(self._query_tokens) + len(cleaned) > 4096:
             self._query_tokens = {}
         self._query_tokens.update(zip(cleaned, toks))  # a race only encodes a question twice
         return vecs
