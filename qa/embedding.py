@@ -241,14 +241,6 @@ class Embedder:
             out.append(token_vectors(h.float().cpu().numpy(), names, enc["special_tokens_mask"]))
         return out
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """Encode one query into a ``(1, dimension)`` array."""
-        if self.onnx is not None:
-            return self.onnx.encode([text])
-        return self.model.encode(
-            [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        ).astype(np.float32, copy=False)
-
     def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenVectors]:
         """Encode one query into a ``(1, dimension)`` array and its token vectors, in one pass."""
         vecs, toks = self.encode_tokens([text], 1)

@@ -147,13 +147,13 @@ def test_damaged_export_is_made_again_after_a_one_line_notice(tmp_path, monkeypa
         f.seek(40_000_000)
         f.write(bytes(b ^ 0xFF for b in chunk))
     with caplog.at_level(logging.WARNING):
-        vec = Embedder(backend="onnx").encode_query(QUESTION)
+        vec = Embedder(backend="onnx").encode_query_tokens(QUESTION)[0]
     notices = [r.getMessage() for r in caplog.records if "checksum" in r.getMessage()]
     assert len(notices) == 1 and "\n" not in notices[0] and "exporting it again" in notices[0]
     meta = json.loads((copy / "meta.json").read_text())
     assert onnx_model._sha256(copy / "model.onnx") == meta["files"]["model.onnx"]
     assert sorted(p.name for p in copy.parent.iterdir()) == [copy.name, copy.name + ".lock"]  # no temporary left
-    want = Embedder(backend="torch").encode_query(QUESTION)
+    want = Embedder(backend="torch").encode_query_tokens(QUESTION)[0]
     assert float((vec * want).sum()) >= 0.9999
 
 
@@ -199,12 +199,12 @@ def test_export_failure_falls_back_to_torch_with_a_notice(tmp_path, monkeypatch,
     monkeypatch.setattr(onnx_model, "export", broken_export)
     with caplog.at_level(logging.WARNING):
         e = Embedder()
-        vec = e.encode_query(QUESTION)
+        vec = e.encode_query_tokens(QUESTION)[0]
     assert e.backend == "torch"
     assert any("injected" in r.getMessage() and "runs on torch instead" in r.getMessage() for r in caplog.records)
     assert vec.shape == (1, 384)
     with pytest.raises(ModelError, match="injected"):
-        Embedder(backend="onnx").encode_query(QUESTION)
+        Embedder(backend="onnx").encode_query_tokens(QUESTION)[0]
 
 
 def test_model_that_onnx_cannot_pool_runs_on_torch(tmp_path, caplog):
@@ -228,7 +228,7 @@ def test_model_that_onnx_cannot_pool_runs_on_torch(tmp_path, caplog):
 
 def test_missing_model_is_a_clear_model_error(caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(ModelError) as err:
-        Embedder("/no/such/model").encode_query(QUESTION)
+        Embedder("/no/such/model").encode_query_tokens(QUESTION)[0]
     assert "\n" not in str(err.value) and "no such local path" in str(err.value)
 
 
@@ -248,7 +248,7 @@ def test_unwritable_cache_falls_back_to_torch_without_a_traceback(tmp_path, monk
     monkeypatch.setenv("QA_CACHE_DIR", str(blocker / "qa"))
     with caplog.at_level(logging.WARNING):
         e = Embedder()
-        vec = e.encode_query(QUESTION)
+        vec = e.encode_query_tokens(QUESTION)[0]
     assert e.backend == "torch" and vec.shape == (1, 384)
     notices = [r.getMessage() for r in caplog.records if "runs on torch instead" in r.getMessage()]
     assert len(notices) == 1 and "\n" not in notices[0] and "cannot export" in notices[0]
