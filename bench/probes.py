@@ -79,19 +79,6 @@ def collect(quick: bool) -> dict:
     return out
 
 
-def _cv(fit, tr: dict[str, list[dict]]) -> dict[str, float]:
-    folds = tune._folds(tr)
-    res = {}
-    for k in tr:
-        h = 0.0
-        for i in (0, 1):
-            score = fit({kk: [d for d in v if d["group"] not in folds[kk][i]] for kk, v in tr.items()})
-            held = [d for d in tr[k] if d["group"] in folds[k][i]]
-            h += tune.hits_at(held, score)["hit@1"] * len(held)
-        res[k] = h / max(1, len(tr[k]))
-    return res
-
-
 def _with_prf(data: dict, k: int, beta: float) -> dict:
     from qa.confidence import RANK_FEATURES
 
@@ -107,7 +94,7 @@ def _with_prf(data: dict, k: int, beta: float) -> dict:
 
 
 def _show(name: str, fit, tr: dict, te: dict) -> None:
-    cv = _cv(fit, tr)
+    cv = {k: v["hit@1"] for k, v in tune.cross_validate(fit, tr).items()}
     score = fit(tr)
     rep = {k: tune.hits_at(v, score)["hit@1"] for k, v in te.items()}
     print(f"{name:58s} cv {np.mean(list(cv.values())):.3f} "
@@ -126,12 +113,9 @@ def pairwise(d: dict):
 def boosted(d: dict):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    w = tune._weights(d, 0.1)
-    rows = [(r, w[k]) for k, ds in d.items() for r in ds]
-    x = np.concatenate([r["x"] for r, _ in rows]); y = np.concatenate([r["y"] for r, _ in rows])
-    sw = np.concatenate([np.full(len(r["y"]), wt) for r, wt in rows])
+    x, y, sw = tune.weighted_rows(d, 0.1)
     m = HistGradientBoostingClassifier(max_depth=3, max_iter=200, learning_rate=0.05, random_state=0)
-    m.fit(x, y, sample_weight=sw / sw.mean())
+    m.fit(x, y, sample_weight=sw)
     return m.decision_function
 
 
