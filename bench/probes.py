@@ -153,9 +153,7 @@ def adapter(tr: dict, te: dict, lam: float) -> None:
 
 
 def token_confidence() -> None:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.preprocessing import StandardScaler
 
     from qa import Retriever
     from qa.late import dequantize, query_matrix
@@ -187,9 +185,8 @@ def token_confidence() -> None:
     def auc(cols):
         (xc, ec, yc), (xr, er, yr) = parts["cal"], parts["rep"]
         fc, fr = np.column_stack([xc, ec[:, cols]]), np.column_stack([xr, er[:, cols]])
-        sc = StandardScaler().fit(fc)
-        lr = LogisticRegression(C=0.3, max_iter=5000).fit(sc.transform(fc), yc)
-        return roc_auc_score(yr, lr.decision_function(sc.transform(fr)))
+        # bench/tune.py's confidence fit, with the SQuAD 2.0 calibration rows alone.
+        return roc_auc_score(yr, tune.linear(tune.fit_confidence({"squad2": (fc, yc)}, 0.0))(fr))
 
     er, yr = parts["rep"][1], parts["rep"][2]
     print("confidence AUC on the SQuAD 2.0 report articles (fitted on the calibration articles alone): "
