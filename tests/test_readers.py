@@ -110,6 +110,26 @@ def test_timestamped_turns():
     assert [p.speaker for p in ps] == ["Dana Cho", "Dana Cho"]
 
 
+def test_a_timestamp_marker_turn_is_not_a_section():
+    # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
+    text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"
+            "**Break:** \\[24:27\\]\n\n**Host:** Why a parser?\n\n**Dana Cho:** The old one took a minute per file.\n")
+    doc, ps = passages_of("show.md", text.encode())
+    assert [(b.kind, b.rule) for b in doc.blocks if "Break" in doc.text[b.start:b.end]] == [("metadata", "timestamp")]
+    assert [p.question for p in ps] == ["Welcome back. What are you working on?", "Why a parser?"]
+    assert all(p.section is None and "Break" not in p.text for p in ps)
+
+
+def test_a_short_labelled_line_in_markdown_stays_text():
+    # Outside a dialogue "**Note:** ..." is not a speaker, and Markdown marks its headings:
+    # read again by its shape, the short line must not become the section of what follows.
+    text = ("# Guide\n\n## Setup\n\nInstall the tool with the package manager of your system.\n\n**Note:** see the FAQ below\n\n"
+            "The service starts on port 8080 and writes its log to the data folder.\n")
+    doc, ps = passages_of("setup.md", text.encode())
+    assert {p.section for p in ps} == {"Setup"}
+    assert any("**Note:** see the FAQ below" in p.text for p in ps)
+
+
 def test_pdf_pages_and_docx_headings():
     _, ps = passages_of("m.pdf", (FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes())
     assert {p.page for p in ps} == {1, 2, 3, 4, 5}

@@ -83,6 +83,9 @@ _DATE_ONLY = re.compile(
 )
 
 
+_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")
+
+
 def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> Block:
     """The block for one paragraph ``text[start:end]``, by its shape.
 
@@ -102,6 +105,11 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> 
     if m := LIST_ITEM.match(para):
         return Block("list_item", start, end, body_start=start + m.end())
     if labels and (label := find_label(para)):
+        if label.role == "speaker" and _CLOCK_TIME.search(para) and not any(
+                c.isalnum() for c in para[label.body:]):
+            # "**Break:** \[24:27\]": a marker in the recording, with nothing said; as a turn it
+            # is demoted to a short open line, which would read as the section of all that follows.
+            return Block("metadata", start, end, rule="timestamp")
         kind = {"question": "question", "answer": "answer", "speaker": "turn"}[label.role]
         return Block(kind, start, end, body_start=start + label.body, label=label.name)
     if _DATE_ONLY.match(para.strip()):
@@ -111,13 +119,17 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> 
     return Block("paragraph", start, end)
 
 
-def settle_dialogue(blocks: list[Block], text: str | None = None) -> list[Block]:
+def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headings: bool = True) -> list[Block]:
     """Keep speaker labels only where the document is a dialogue.
 
     A document is a dialogue when some speaker label opens two or more
     paragraphs. Then every label counts, including one-off ones ("Li B:"),
     up to four words; otherwise "Note:" and "Reminder:" are just text. Q/A
     labels always count when a Q label is present.
+
+    A demoted label is read again by its shape; ``infer_headings=False`` (Markdown,
+    which marks its headings) keeps a short open line such as "**Note:** see below"
+    a paragraph rather than a section that every later passage would carry.
     """
     def spoken(b: Block) -> bool:  # the body reads as something said, not as a headline
         body = text[b.body:b.end] if text is not None else "."
@@ -133,6 +145,8 @@ def settle_dialogue(blocks: list[Block], text: str | None = None) -> list[Block]
             # "Note: ..." outside a dialogue, or "Ten years: the stack of ..." once: not a speaker.
             b = paragraph_block(text, b.start, b.end, labels=False) if text is not None else replace(
                 b, kind="paragraph", body_start=None, label=None)
+            if b.kind == "heading" and b.level == 0 and not infer_headings:
+                b = Block("paragraph", b.start, b.end)
         elif b.kind == "answer" and not has_q:
             b = replace(b, kind="paragraph", body_start=None, label=None)
         out.append(b)
