@@ -187,8 +187,9 @@ def qmsum_chunk_baseline(qset: sets.QSet, size: int = 1000) -> dict:
     return rank_metrics(rows)
 
 
-def report(quick: bool = False, qmsum_meetings: int | None = 12) -> dict:
-    """Every set, per split; returns a JSON-able dict and writes the plot."""
+def report(quick: bool = False, qmsum_meetings: int | None = 12, plot: Path | None = PLOT) -> dict:
+    """Every set, per split; returns a JSON-able dict and writes the reliability plot to ``plot``
+    (not at all when it is None)."""
     from qa import Fusion, Retriever
 
     rnd = random.Random(0)
@@ -237,7 +238,8 @@ def report(quick: bool = False, qmsum_meetings: int | None = 12) -> dict:
         "product": summarize(rows2),
         "first stage only (fusion, no learned model)": summarize(
             run_set(Retriever.load(index2, fusion=Fusion(rerank=False)), rep2_q, "s2-rep")["rows"])}
-    reliability_plot(rows2, PLOT, "SQuAD 2.0 half A, report articles: reliability of Hit.confidence")
+    if plot is not None:
+        reliability_plot(rows2, plot, "SQuAD 2.0 half A, report articles: reliability of Hit.confidence")
     out["sets"]["SQuAD 2.0, calibration articles (confidence fitted here)"] = {
         "product": summarize(run_set(Retriever.load(index2), cal_q, "s2-cal")["rows"])}
     qm = sets.qmsum(qmsum_meetings)
@@ -319,10 +321,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="samples of the SQuAD sets")
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--no-write", action="store_true", help="leave RESULTS.md as it is (always so with --quick)")
+    ap.add_argument("--no-write", action="store_true", help="leave RESULTS.md and the plot as they are (always so with --quick)")
     ap.add_argument("--rewrite", metavar="JSON", help="write RESULTS.md from a saved --json run, measuring nothing")
     args = ap.parse_args()
-    out = json.loads(Path(args.rewrite).read_text()) if args.rewrite else report(args.quick)
+    out = json.loads(Path(args.rewrite).read_text()) if args.rewrite else report(
+        args.quick, plot=None if (args.quick or args.no_write) else PLOT)
     print(markdown(out))
     if args.json and not args.rewrite:
         Path(args.json).write_text(json.dumps(out, indent=2))
