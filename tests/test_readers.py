@@ -130,6 +130,27 @@ def test_a_short_labelled_line_in_markdown_stays_text():
     assert any("**Note:** see the FAQ below" in p.text for p in ps)
 
 
+def test_a_clock_between_name_and_colon_is_a_speaker_label():
+    # "Name (00:02):" then the speech on the next line: how many transcription tools export.
+    text = ("## Transcript\n\nLenny Rachitsky (00:02):\nWelcome to the show. What did you build first?\n\n"
+            "Dylan Field (00:09):\nA tool for drawing in the browser, with a friend from college.\n\n"
+            "(00:40):\nIt took us four years to ship it.\n\n"
+            "Lenny Rachitsky (01:15):\nWhy did it take so long?\n\nDylan Field (01:20):\nThe browser could not draw fast enough then.\n")
+    _, ps = passages_of("show.md", text.encode())
+    assert [p.question for p in ps] == ["Welcome to the show. What did you build first?", "Why did it take so long?"]
+    assert [p.speaker for p in ps] == ["Dylan Field", "Dylan Field"]
+    assert "four years" in ps[0].text
+
+
+def test_a_bold_question_line_is_a_faq_question():
+    text = ("# Plugin FAQ\n\n**What is a volume plugin?**\n\nA plugin extends the volume interface to a storage system.\n\n"
+            "**How do I write a driver?**\n\nFollow the developer guide, then test the driver on a cluster.\n\n"
+            "Some **bold words?** in a sentence are not a question line.\n")
+    _, ps = passages_of("faq.md", text.encode())
+    assert [p.question for p in ps] == ["What is a volume plugin?", "How do I write a driver?"]
+    assert "storage system" in ps[0].text and "bold words" in ps[1].text
+
+
 def test_pdf_pages_and_docx_headings():
     _, ps = passages_of("m.pdf", (FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes())
     assert {p.page for p in ps} == {1, 2, 3, 4, 5}

@@ -16,7 +16,9 @@ _LABEL = re.compile(
     rf"^(?:(?P<ts>{_CLOCK})\s+)?"  # "[00:12:03] Name:" and "00:12:03 Name:"
     r"(?P<open>\*\*|__)?"  # "**Name**:" and "**Name:**"
     r"(?P<label>[^\W\d_][^:：\n*_]{0,48}?)"
-    r"(?P<close1>\*\*|__)?\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
+    r"(?P<close1>\*\*|__)?"
+    rf"(?:[ \t]+{_CLOCK})?"  # "Lenny Rachitsky (00:02):", the export of many transcription tools
+    r"\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
     rf"(?:\s*{_CLOCK})?"  # "**Name:** \[04:22\]": a time after the label
     r"\s*(?=\S)",
 )

@@ -18,6 +18,8 @@ from .text import _lines
 # MultiMarkdown / Pelican metadata: "Key: value" lines at the very top, then a blank line.
 _KEY_VALUES = re.compile(r"\A(?:[A-Za-z][\w-]{0,30}:[ \t][^\n]*\n)+(?:\n|\Z)")
 _HEADING_ID = re.compile(r"\s*(\{#[^}]*\}|#+)\s*$")  # "## Why? {#why}" and "# Title #"
+# "**How do I write a CSI driver?**" alone on its line: a FAQ's question set in bold instead of a heading.
+_BOLD_QUESTION = re.compile(r"(\*\*|__)(?![*_\s])[^\n]*?\?\1[ \t]*")
 _TOC_ITEM = re.compile(r"^\s*([-*+]|\d{1,3}[.)])\s+\[[^\]\n]+\]\(#[^)\s]*\)\s*$")
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
@@ -120,6 +122,8 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                 b = Block("metadata", sp[0], sp[1], rule="HTML comment or tag")
             elif b.kind == "heading" and b.level == 0:
                 b = Block("paragraph", sp[0], sp[1])  # Markdown marks its headings: a short line is text
+            if b.kind == "paragraph" and _BOLD_QUESTION.fullmatch(text, sp[0], sp[1]):
+                b = Block("question", sp[0], sp[1], body_start=sp[0])  # the text below answers it
             blocks.append(b)
         elif tok.type == "tr_open" and tok.map and (sp := span(*tok.map)):
             blocks.append(Block("table_row", sp[0], sp[1]))
