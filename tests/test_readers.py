@@ -151,6 +151,22 @@ def test_a_bold_question_line_is_a_faq_question():
     assert "storage system" in ps[0].text and "bold words" in ps[1].text
 
 
+def test_markdown_quotes_are_kept_and_admonition_fences_set_aside():
+    text = ("# Release notes\n\nThe new version ships today with a faster parser.\n\n"
+            "> The alias will be removed in a future major version.\n> Plan the move now.\n\n"
+            ":::tip Upgrading\nRemove your old rules first, then add the new presets.\n:::\n\n"
+            ":::note\n\nOnly API consumers are affected.\n\n:::\n\nThanks to every contributor.\n")
+    doc, ps = passages_of("notes.md", text.encode())
+    body = " ".join(p.text for p in ps)
+    for kept in ("The alias will be removed", "Plan the move now.", "Remove your old rules first",
+                 "Only API consumers are affected.", "Thanks to every contributor."):
+        assert kept in body
+    # A passage is one span of the source, fences and all; what is embedded and indexed is its sentences.
+    assert not any(":::" in p.text[a - p.start:z - p.start] for p in ps for a, z in p.sentences)
+    assert sorted(doc.text[b.start:b.end] for b in doc.blocks if b.rule == "admonition fence") == [
+        ":::", ":::", ":::note", ":::tip Upgrading"]
+
+
 def test_pdf_pages_and_docx_headings():
     _, ps = passages_of("m.pdf", (FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes())
     assert {p.page for p in ps} == {1, 2, 3, 4, 5}

@@ -27,8 +27,12 @@ _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.
 @functools.lru_cache(maxsize=1)
 def _parser():
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.container import container_plugin
 
-    return MarkdownIt("commonmark").enable("table")
+    # ":::note Title" ... ":::" (Docusaurus, VitePress and others): whatever the name, so that
+    # the fence lines are not read as words of the paragraphs inside.
+    return MarkdownIt("commonmark").enable("table").use(
+        container_plugin, name="admonition", validate=lambda params, *args: True)
 
 
 def front_matter(text: str) -> tuple[int, str | None]:
@@ -94,6 +98,10 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                 b = paragraph_block(text, sp[0], sp[1])
                 blocks.append(b if b.kind == "list_item" else Block(
                     "list_item", sp[0], sp[1], body_start=sp[0] + len(item) - len(item.lstrip("-*+0123456789.) "))))
+            elif tok.type == "blockquote_open" and depth == 1 and tok.map and (sp := span(*tok.map)):
+                # A quotation is content: one paragraph, its "> " marks left in the text as written.
+                quote = text[sp[0]:sp[1]]
+                blocks.append(Block("paragraph", sp[0], sp[1], body_start=sp[0] + len(quote) - len(quote.lstrip("> \t"))))
         elif tok.type in ("list_item_close", "blockquote_close"):
             depth -= 1
         elif depth:
@@ -141,6 +149,13 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                 blocks.append(Block("metadata", sp[0], sp[1], rule="HTML comment or tag"))
             else:
                 blocks.append(Block("paragraph", sp[0], sp[1]))
+        elif tok.type == "container_admonition_open" and tok.map:
+            first, last = tok.map  # the closing fence's line is the map's end (none at the end of the text)
+            fences = [first] + ([last] if last + offset_line < len(lines)
+                                and text[slice(*lines[last + offset_line][:2])].strip().startswith(":::") else [])
+            for n in fences:
+                if sp := span(n, n + 1):
+                    blocks.append(Block("metadata", sp[0], sp[1], rule="admonition fence"))
         elif tok.type == "hr" and tok.map and (sp := span(*tok.map)):
             blocks.append(Block("metadata", sp[0], sp[1], rule="horizontal rule"))
         elif tok.type in ("table_open", "bullet_list_open", "ordered_list_open") and tok.map:

@@ -282,7 +282,13 @@ def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
         # the heading right above the prose is the story's, not the menu's.
         menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
         _drop_runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
-    tail = [i for i in content if i > last]
+    # Below the prose, chrome is what follows the last block that says something: a sentence's
+    # worth of words that is not chrome-shaped ("... in two long halls.\nOpening hours" does not
+    # read as prose, but a table row above it is between content, not at the page's edge).
+    # (Not past readers' comments: there the page's content has already ended.)
+    said = [i for i in content if i > last and i not in listed and len(words(_text(text, out[i]))) >= 10
+            and not chrome_rule(_text(text, out[i]).strip())] if opened is None else []
+    tail = [i for i in content if i > (said[-1] if said else last)]
     _drop_runs(text, out, tail, 5, drop)
     for i in lead + tail:
         if rule := chrome_rule(_text(text, out[i]).strip()):
