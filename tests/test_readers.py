@@ -110,6 +110,17 @@ def test_timestamped_turns():
     assert [p.speaker for p in ps] == ["Dana Cho", "Dana Cho"]
 
 
+def test_bracketed_names_with_a_clock_are_turns():
+    # "[Name] [MM:SS] text", one line per turn: a transcription tool's plain-text export.
+    text = ("[Bryan] [00:00] Welcome in. Why did you rewrite the firmware?\n"
+            "[Speaker 3] [00:05] The old one could not be audited, and nobody trusted it.\n"
+            "[Bryan] [00:40] How long did the rewrite take?\n[Speaker 3] [00:44] About two years, with four people.\n")
+    doc, ps = passages_of("talk.txt", text.encode())
+    assert doc.title is None
+    assert [p.question for p in ps] == ["Welcome in. Why did you rewrite the firmware?", "How long did the rewrite take?"]
+    assert [p.speaker for p in ps] == ["Speaker 3", "Speaker 3"]
+
+
 def test_a_timestamp_marker_turn_is_not_a_section():
     # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
     text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"

@@ -22,6 +22,8 @@ _LABEL = re.compile(
     rf"(?:\s*{_CLOCK})?"  # "**Name:** \[04:22\]": a time after the label
     r"\s*(?=\S)",
 )
+# "[Speaker 3] [00:24] I had a question": a bracketed name, then a clock; no colon.
+_BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
 QUESTION_LABELS = re.compile(r"^(q|question|q\d{1,3})$", re.IGNORECASE)
 ANSWER_LABELS = re.compile(r"^(a|answer|a\d{1,3})$", re.IGNORECASE)
 LIST_ITEM = re.compile(r"^([-*+•·‣▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
@@ -55,6 +57,11 @@ def find_label(paragraph: str) -> Label | None:
     separator is accepted only after Q/A labels (``Q.``), so "Dr. Li said"
     is not a label.
     """
+    if b := _BRACKET_LABEL.match(paragraph):
+        name = b.group("label").strip()
+        if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
+            return Label(name, "question" if QUESTION_LABELS.match(name) else
+                         "answer" if ANSWER_LABELS.match(name) else "speaker", b.end())
     m = _LABEL.match(paragraph)
     if not m:
         return None
