@@ -121,6 +121,19 @@ def test_bracketed_names_with_a_clock_are_turns():
     assert [p.speaker for p in ps] == ["Speaker 3", "Speaker 3"]
 
 
+def test_official_transcript_labels():
+    # Press briefings and hearings: "MS. PSAKI:" keeps its title's full stop, and a reporter's
+    # question is a bare "Q" and two spaces (or no-break spaces), with no colon.
+    text = ("MS. PSAKI:  Good evening, everyone. The President signed fifteen executive actions today.\n\n"
+            "Q\u00a0\u00a0 Thanks, Jen. Will the President travel this week?\n\n"
+            "MS. PSAKI:  Not this week. He will stay in Washington to meet his cabinet.\n\n"
+            "Q  And what about the relief bill?\n\nMS. PSAKI:  He will be quite involved in the talks.\n")
+    _, ps = passages_of("briefing.md", text.encode())
+    assert [p.question for p in ps if p.question] == ["Thanks, Jen. Will the President travel this week?",
+                                                      "And what about the relief bill?"]
+    assert {p.speaker for p in ps} == {"MS. PSAKI"}
+
+
 def test_a_timestamp_marker_turn_is_not_a_section():
     # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
     text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"

@@ -15,7 +15,7 @@ TIMESTAMP_LINE = re.compile(rf"^{_CLOCK}$")
 _LABEL = re.compile(
     rf"^(?:(?P<ts>{_CLOCK})\s+)?"  # "[00:12:03] Name:" and "00:12:03 Name:"
     r"(?P<open>\*\*|__)?"  # "**Name**:" and "**Name:**"
-    r"(?P<label>[^\W\d_][^:：\n*_]{0,48}?)"
+    r"(?P<label>(?:(?i:mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st)\.\s+)?[^\W\d_][^:：\n*_]{0,48}?)"
     r"(?P<close1>\*\*|__)?"
     rf"(?:[ \t]+{_CLOCK})?"  # "Lenny Rachitsky (00:02):", the export of many transcription tools
     r"\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
@@ -24,6 +24,10 @@ _LABEL = re.compile(
 )
 # "[Speaker 3] [00:24] I had a question": a bracketed name, then a clock; no colon.
 _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
+# "MS. PSAKI:", "Dr. Li:": a title's full stop is part of a name (official transcripts).
+_HONORIFIC = re.compile(r"^(?:mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st)\.\s", re.IGNORECASE)
+# "Q    Thanks, Jen.": a reporter's question in official transcripts, with no colon after the Q.
+_BARE_Q = re.compile(r"^Q(?:[ \t\u00a0]{2,}|\u00a0[ \t\u00a0]*)(?=\S)")
 QUESTION_LABELS = re.compile(r"^(q|question|q\d{1,3})$", re.IGNORECASE)
 ANSWER_LABELS = re.compile(r"^(a|answer|a\d{1,3})$", re.IGNORECASE)
 LIST_ITEM = re.compile(r"^([-*+•·‣▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
@@ -53,15 +57,17 @@ class Label:
 def find_label(paragraph: str) -> Label | None:
     """The speaker or Q/A label that opens ``paragraph``, if any.
 
-    A name label has one to six words and no sentence punctuation; a ``.``
-    separator is accepted only after Q/A labels (``Q.``), so "Dr. Li said"
-    is not a label.
+    A name label has one to six words and no sentence punctuation but a
+    title's full stop ("MS. PSAKI:", "Dr. Li:"); a ``.`` separator is accepted
+    only after Q/A labels (``Q.``), so "Dr. Li said" is not a label.
     """
     if b := _BRACKET_LABEL.match(paragraph):
         name = b.group("label").strip()
         if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
             return Label(name, "question" if QUESTION_LABELS.match(name) else
                          "answer" if ANSWER_LABELS.match(name) else "speaker", b.end())
+    if q := _BARE_Q.match(paragraph):
+        return Label("Q", "question", q.end())
     m = _LABEL.match(paragraph)
     if not m:
         return None
@@ -70,7 +76,7 @@ def find_label(paragraph: str) -> Label | None:
         return None  # "**Note: this** is ..." is emphasis; "**Q: a whole bold question?**" is a label
     name = m.group("label").strip()
     words = name.split()
-    if not 1 <= len(words) <= 6 or any(c in name for c in ".!?,;\"“”()[]{}<>/\\|=#`"):
+    if not 1 <= len(words) <= 6 or any(c in _HONORIFIC.sub("", name) for c in ".!?,;\"“”()[]{}<>/\\|=#`"):
         return None
     role = ("question" if QUESTION_LABELS.match(name) else
             "answer" if ANSWER_LABELS.match(name) else "speaker")
