@@ -31,7 +31,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 13
+CHUNKER_VERSION = 14
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -197,6 +197,15 @@ def _clean(s: str) -> str:
     return " ".join(s.replace("**", "").replace("__", "").split()).strip("#*_ ") or s.strip()
 
 
+def _pull_quote(heading: str) -> bool:
+    """A "heading" that is a sentence of more than 20 words and not a question: a pull quote
+    or an answer set in a heading style (web pages do both). As a section it would label every
+    later passage and be searchable in none."""
+    words = _clean(heading).split()
+    end = _clean(heading).rstrip("”\"’')»*_ ")
+    return len(words) > 20 and bool(end) and end[-1] in ".!。！…"
+
+
 def _interviewers(text: str, blocks: list[Block]) -> set[str]:
     """Speakers whose turns are mostly questions."""
     asked: Counter[str] = Counter()
@@ -295,6 +304,8 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
         if b.kind in ("metadata", "chrome", "title"):
             continue
         body = text[b.body:b.end]
+        if b.kind == "heading" and _pull_quote(body):
+            b = Block("paragraph", b.start, b.end, body_start=b.body_start)
         if b.kind == "heading":
             if b.level or not unit.get("heads_only"):
                 flush()

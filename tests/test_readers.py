@@ -134,6 +134,18 @@ def test_official_transcript_labels():
     assert {p.speaker for p in ps} == {"MS. PSAKI"}
 
 
+def test_a_sentence_set_as_a_heading_is_content():
+    # Interview pages set an answer's pull quote in a heading style; it must be searchable text,
+    # not the section of every later passage.
+    quote = ("“Leadership is about enabling those below, above, and around you to be at their healthiest "
+             "and most effective so that all of you can plan well.”")
+    text = (f"# Spotlight\n\n## What does leadership mean to you?\n\n### {quote}\n\n"
+            "I admire leaders who care for their reports as humans.\n\n## What is next?\n\nMore travel.\n")
+    _, ps = passages_of("spotlight.md", text.encode())
+    assert [p.question for p in ps] == ["What does leadership mean to you?", "What is next?"]
+    assert quote in ps[0].text and all(p.section is None for p in ps)
+
+
 def test_a_timestamp_marker_turn_is_not_a_section():
     # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
     text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"
