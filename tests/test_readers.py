@@ -146,6 +146,32 @@ def test_a_sentence_set_as_a_heading_is_content():
     assert quote in ps[0].text and all(p.section is None for p in ps)
 
 
+def test_authored_markdown_lines_are_not_menus():
+    # Minutes open with short headings and one-line items: the author's, not a site's menu.
+    # A date is not a breadcrumb, and neither is a table row.
+    text = ("# TSC Meeting 2024-07-24\n\nLast Updated: 2024/07/25\n\n## Agenda\n\n### Announcements\n\n"
+            "* Marco, just released 20.16.0\n\n### Reminders\n\n* Nominate people for the spotlight\n\n"
+            "## Notes\n\nThe committee discussed type stripping at length and agreed to keep the flag experimental.\n\n"
+            "| Owner | Handle |\n|---|---|\n| Ann Lee | @ann |\n")
+    doc, ps = passages_of("minutes.md", text.encode())
+    assert [b for b in doc.blocks if b.kind == "chrome"] == []
+    body = " ".join(p.text for p in ps)
+    for kept in ("Last Updated: 2024/07/25", "just released 20.16.0", "Nominate people", "| Ann Lee | @ann |"):
+        assert kept in body
+
+
+def test_html_inline_marks_are_not_kept():
+    page = ("<html><head><title>Pi news</title></head><body><article><h1>Pi news</h1>"
+            "<p>The foundation grew quickly and has shipped over <strong>eight million</strong> units to date, "
+            "far more than its founders ever <em>expected</em> when they started in a small office.</p>"
+            "<p>Pipenv builds the dependency graph and writes a validated <code>Pipfile.lock</code> for the project, "
+            "so that every install of the project resolves to exactly the same versions.</p></article></body></html>")
+    doc, ps = passages_of("pi.html", page.encode())
+    body = " ".join(p.text for p in ps)
+    assert "shipped over eight million units" in body and "validated Pipfile.lock for" in body
+    assert "*" not in doc.text and "`" not in doc.text
+
+
 def test_a_timestamp_marker_turn_is_not_a_section():
     # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
     text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"

@@ -35,6 +35,11 @@ def read_html(html: str, name: str) -> Extracted:
     # The Markdown output escapes every underscore ("SIDE\_MODULE"); inside a word it cannot
     # start emphasis, and the escape would hide the identifier from readers and from search.
     text = _INTRAWORD_UNDERSCORE.sub("_", text.strip()) + "\n"
+    # Inline marks inside a line ("shipped over **eight million** units", "a validated
+    # `Pipfile.lock`") are the page's styling, not its words: a reader of the page never sees
+    # them, and they split a phrase that a user quotes. Marks that open a line stay: they make
+    # "**Q:**" a label and a bold line a FAQ question.
+    text = _strip_inline_marks(text)
     # The extractor leaves out the article's byline and date ("Posted by ...", "Published
     # <time>"): put those lines, as the page writes them, above the text, so that "who
     # wrote it" and "when was it published" can be answered.
@@ -45,6 +50,28 @@ def read_html(html: str, name: str) -> Extracted:
 
 
 _INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
+# trafilatura writes bold as **x**, italics as *x* and code as `x` (its underscores are escaped).
+# Spans are matched from the left, so that each mark pairs with its own closing mark.
+_INLINE_EMPHASIS = re.compile(r"(?<![\w*\\])(\*\*|\*)(?=[^\s*])(.*?[^\s*\\])\1(?![\w*])")
+_INLINE_CODE = re.compile(r"(?<!`)`([^`]+)`(?!`)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _unmark(m: re.Match) -> str:
+    return m.group(0) if m.start() == 0 else m.group(m.lastindex)
+
+
+def _strip_inline_marks(text: str) -> str:
+    """``text`` without inline code marks, and emphasis marks that open inside a line, outside code blocks."""
+    out, fenced = [], False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            line = _INLINE_CODE.sub(r"\1", line)  # a code span never makes a label
+            line = _INLINE_EMPHASIS.sub(_unmark, _INLINE_EMPHASIS.sub(_unmark, line))  # twice: nested marks
+        out.append(line)
+    return "\n".join(out)
 _BLOCK_TAGS = frozenset("p div li header footer section article aside address td dd".split())
 _DATED = frozenset({"author", "datepublished", "datemodified", "datecreated"})
 _COMMENTS = re.compile(r"comment|respon|reply|discuss", re.IGNORECASE)

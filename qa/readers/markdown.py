@@ -165,7 +165,7 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
         if e > s and s >= fm_end and n not in covered:
             blocks.append(Block("metadata", s, e, rule="link reference"))
     blocks.sort(key=lambda b: b.start)
-    blocks = mark_chrome(text, settle_dialogue(blocks, text, infer_headings=False))
+    blocks = mark_chrome(text, settle_dialogue(blocks, text, infer_headings=False), authored=True)
     if title is None:
         title = fm_title
     if title is None:

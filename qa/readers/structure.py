@@ -8,6 +8,7 @@ Between paragraphs of prose, short lines and lists are content.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import replace
@@ -178,13 +179,15 @@ def _is_prose(s: str) -> bool:
 
 
 def _breadcrumb(s: str) -> bool:
+    # Every part names a page: "Home > News", not "Last updated: 2022/09/21".
     parts = [p for p in _BREADCRUMB_SEP.split(s) if p.strip()]
     return len(parts) >= 2 and bool(_BREADCRUMB_SEP.search(s)) and ends_open(s) and all(
-        len(words(p)) <= 3 for p in parts)
+        len(words(p)) <= 3 and any(c.isalpha() for c in p) for p in parts)
 
 
 def _short(s: str) -> bool:
     return "\n" not in s.strip() and len(words(s)) <= 6 and ends_open(s)
+
 
 
 def chrome_rule(s: str) -> str | None:
@@ -227,14 +230,20 @@ def _link_line(s: str) -> bool:
     return ends_open(s) or links >= len(words(_LINKS.sub(" ", s)))
 
 
-def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
+def mark_chrome(text: str, blocks: list[Block], *, authored: bool = False) -> list[Block]:
     """Set aside page chrome above the first and below the last paragraph of prose.
+
+    ``authored`` is for formats whose structure the author marked (Markdown, and HTML through
+    its extractor): there a run of short lines is a menu only if it is links, since a heading
+    and a one-line list item ("## Agenda", "* Marco released 20.16.0") are the author's. A
+    table row is never a breadcrumb, in any format.
 
     Returns the blocks with chrome (and bylines) re-kinded; nothing between
     the first and last prose paragraph changes, except "headline, time" link
     lists and copyright lines, which are never content.
     """
     out = list(blocks)
+    runs = functools.partial(_drop_runs, linked=authored)
 
     def drop(i: int, rule: str, kind: str = "chrome") -> None:
         if out[i].kind not in ("metadata", "chrome"):
@@ -281,7 +290,7 @@ def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
         # A run of three or more short link-like lines at the top edge is a menu;
         # the heading right above the prose is the story's, not the menu's.
         menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
-        _drop_runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
+        runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
     # Below the prose, chrome is what follows the last block that says something: a sentence's
     # worth of words that is not chrome-shaped ("... in two long halls.\nOpening hours" does not
     # read as prose, but a table row above it is between content, not at the page's edge).
@@ -289,9 +298,10 @@ def mark_chrome(text: str, blocks: list[Block]) -> list[Block]:
     said = [i for i in content if i > last and i not in listed and len(words(_text(text, out[i]))) >= 10
             and not chrome_rule(_text(text, out[i]).strip())] if opened is None else []
     tail = [i for i in content if i > (said[-1] if said else last)]
-    _drop_runs(text, out, tail, 5, drop)
+    runs(text, out, tail, 5, drop)
     for i in lead + tail:
-        if rule := chrome_rule(_text(text, out[i]).strip()):
+        if (rule := chrome_rule(_text(text, out[i]).strip())) and not (
+                rule == "breadcrumb" and out[i].kind == "table_row"):
             drop(i, rule)
         elif is_byline(_text(text, out[i]).strip()):
             drop(i, "byline", kind="metadata")
@@ -305,9 +315,13 @@ def is_byline(line: str) -> bool:
     return bool(_BYLINE.match(line)) and len(line) <= 160
 
 
-def _drop_runs(text: str, out: list[Block], idx: list[int], min_run: int, drop) -> None:
-    """Runs of ``min_run`` or more short, unpunctuated, consecutive lines: menus and link lists."""
+def _drop_runs(text: str, out: list[Block], idx: list[int], min_run: int, drop, *, linked: bool = False) -> None:
+    """Runs of ``min_run`` or more short, unpunctuated, consecutive lines: menus and link lists
+    (with ``linked``, only lines that are mostly links count)."""
     run: list[int] = []
+
+    def member(s: str) -> bool:
+        return _short(s) and (not linked or _link_share(s) >= 0.5)
 
     def flush() -> None:
         if len(run) >= min_run and sum(stopword_share(_text(text, out[i])) for i in run) / len(run) < 0.25:
@@ -318,12 +332,12 @@ def _drop_runs(text: str, out: list[Block], idx: list[int], min_run: int, drop) 
     prev = None
     for i in idx:
         s = _text(text, out[i]).strip()
-        if _short(s) and (prev is None or i == prev + 1 or all(
+        if member(s) and (prev is None or i == prev + 1 or all(
                 out[j].kind in ("chrome", "metadata") for j in range(prev + 1, i))):
             run.append(i)
         else:
             flush()
-            if _short(s):
+            if member(s):
                 run.append(i)
         prev = i
     flush()
