@@ -102,36 +102,36 @@ def test_list_items_are_sentences_without_markers():
     assert "a torch with spare batteries" in sentences and not any(s.startswith("- ") for s in sentences)
 
 
-def test_timestamped_turns():
-    text = ("[00:00:05] Host: Welcome back. What are you working on?\n\n[00:00:09] Dana Cho: A faster parser, mostly.\n\n"
-            "00:01:10 Host: Why a parser?\n\n00:01:12 Dana Cho: Because the old one took a minute per file.\n")
-    _, ps = passages_of("show.txt", text.encode())
-    assert [p.question for p in ps] == ["Welcome back. What are you working on?", "Why a parser?"]
-    assert [p.speaker for p in ps] == ["Dana Cho", "Dana Cho"]
-
-
-def test_bracketed_names_with_a_clock_are_turns():
-    # "[Name] [MM:SS] text", one line per turn: a transcription tool's plain-text export.
-    text = ("[Bryan] [00:00] Welcome in. Why did you rewrite the firmware?\n"
-            "[Speaker 3] [00:05] The old one could not be audited, and nobody trusted it.\n"
-            "[Bryan] [00:40] How long did the rewrite take?\n[Speaker 3] [00:44] About two years, with four people.\n")
-    doc, ps = passages_of("talk.txt", text.encode())
-    assert doc.title is None
-    assert [p.question for p in ps] == ["Welcome in. Why did you rewrite the firmware?", "How long did the rewrite take?"]
-    assert [p.speaker for p in ps] == ["Speaker 3", "Speaker 3"]
-
-
-def test_official_transcript_labels():
-    # Press briefings and hearings: "MS. PSAKI:" keeps its title's full stop, and a reporter's
-    # question is a bare "Q" and two spaces (or no-break spaces), with no colon.
-    text = ("MS. PSAKI:  Good evening, everyone. The President signed fifteen executive actions today.\n\n"
-            "Q\u00a0\u00a0 Thanks, Jen. Will the President travel this week?\n\n"
-            "MS. PSAKI:  Not this week. He will stay in Washington to meet his cabinet.\n\n"
-            "Q  And what about the relief bill?\n\nMS. PSAKI:  He will be quite involved in the talks.\n")
-    _, ps = passages_of("briefing.md", text.encode())
-    assert [p.question for p in ps if p.question] == ["Thanks, Jen. Will the President travel this week?",
-                                                      "And what about the relief bill?"]
-    assert {p.speaker for p in ps} == {"MS. PSAKI"}
+@pytest.mark.parametrize("name,text,questions,speaker,kept", [
+    ("show.txt",  # timestamps before the label, in brackets or not
+     "[00:00:05] Host: Welcome back. What are you working on?\n\n[00:00:09] Dana Cho: A faster parser, mostly.\n\n"
+     "00:01:10 Host: Why a parser?\n\n00:01:12 Dana Cho: Because the old one took a minute per file.\n",
+     ["Welcome back. What are you working on?", "Why a parser?"], "Dana Cho", "a minute per file"),
+    ("show.md",  # "Name (00:02):" then the speech on the next line, as transcription tools export
+     "## Transcript\n\nLenny Rachitsky (00:02):\nWelcome to the show. What did you build first?\n\n"
+     "Dylan Field (00:09):\nA tool for drawing in the browser, with a friend from college.\n\n"
+     "(00:40):\nIt took us four years to ship it.\n\n"
+     "Lenny Rachitsky (01:15):\nWhy did it take so long?\n\nDylan Field (01:20):\nThe browser could not draw fast enough then.\n",
+     ["Welcome to the show. What did you build first?", "Why did it take so long?"], "Dylan Field", "four years"),
+    ("talk.txt",  # "[Name] [MM:SS] text", one line per turn, no colon
+     "[Bryan] [00:00] Welcome in. Why did you rewrite the firmware?\n"
+     "[Speaker 3] [00:05] The old one could not be audited, and nobody trusted it.\n"
+     "[Bryan] [00:40] How long did the rewrite take?\n[Speaker 3] [00:44] About two years, with four people.\n",
+     ["Welcome in. Why did you rewrite the firmware?", "How long did the rewrite take?"], "Speaker 3", "four people"),
+    ("briefing.md",  # official transcripts: a title's full stop in the name, and a bare "Q" with two (no-break) spaces
+     "MS. PSAKI:  Good evening, everyone. The President signed fifteen executive actions today.\n\n"
+     "Q\u00a0\u00a0 Thanks, Jen. Will the President travel this week?\n\n"
+     "MS. PSAKI:  Not this week. He will stay in Washington to meet his cabinet.\n\n"
+     "Q  And what about the relief bill?\n\nMS. PSAKI:  He will be quite involved in the talks.\n",
+     ["Thanks, Jen. Will the President travel this week?", "And what about the relief bill?"], "MS. PSAKI",
+     "fifteen executive actions"),
+])
+def test_transcript_label_styles(name, text, questions, speaker, kept):
+    doc, ps = passages_of(name, text.encode())
+    assert doc.title in (None, "Transcript")  # never the first turn
+    assert [p.question for p in ps if p.question] == questions
+    assert [p.speaker for p in ps if p.question] == [speaker] * len(questions)
+    assert any(kept in p.text for p in ps)
 
 
 def test_a_sentence_set_as_a_heading_is_content():
@@ -190,18 +190,6 @@ def test_a_short_labelled_line_in_markdown_stays_text():
     doc, ps = passages_of("setup.md", text.encode())
     assert {p.section for p in ps} == {"Setup"}
     assert any("**Note:** see the FAQ below" in p.text for p in ps)
-
-
-def test_a_clock_between_name_and_colon_is_a_speaker_label():
-    # "Name (00:02):" then the speech on the next line: how many transcription tools export.
-    text = ("## Transcript\n\nLenny Rachitsky (00:02):\nWelcome to the show. What did you build first?\n\n"
-            "Dylan Field (00:09):\nA tool for drawing in the browser, with a friend from college.\n\n"
-            "(00:40):\nIt took us four years to ship it.\n\n"
-            "Lenny Rachitsky (01:15):\nWhy did it take so long?\n\nDylan Field (01:20):\nThe browser could not draw fast enough then.\n")
-    _, ps = passages_of("show.md", text.encode())
-    assert [p.question for p in ps] == ["Welcome to the show. What did you build first?", "Why did it take so long?"]
-    assert [p.speaker for p in ps] == ["Dylan Field", "Dylan Field"]
-    assert "four years" in ps[0].text
 
 
 def test_a_bold_question_line_is_a_faq_question():
