@@ -80,6 +80,8 @@ def _check(name: str, text: str) -> None:
 @given(documents())
 # Found by this test: a table row under the last prose, above a short paragraph, was dropped as a breadcrumb.
 @example(("doc.txt", "\n".join([PROSE_0] * 2 + ["| name | value |", PROSE_0, "Opening hours"])))
+# And above it: a link reference between a paragraph that ends in a short line and the prose.
+@example(("doc.txt", "\n".join([PROSE_0, "Opening hours", "Opening hours", "[2]: https://example.org/x", PROSE_0])))
 def test_generated_documents_keep_every_character(doc):
     _check(*doc)
 

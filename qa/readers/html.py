@@ -72,6 +72,8 @@ def _strip_inline_marks(text: str) -> str:
             line = _INLINE_EMPHASIS.sub(_unmark, _INLINE_EMPHASIS.sub(_unmark, line))  # twice: nested marks
         out.append(line)
     return "\n".join(out)
+
+
 _BLOCK_TAGS = frozenset("p div li header footer section article aside address td dd".split())
 _DATED = frozenset({"author", "datepublished", "datemodified", "datecreated"})
 _COMMENTS = re.compile(r"comment|respon|reply|discuss", re.IGNORECASE)

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 # A clock time: 12:03, 00:12:03, 02:07:55:35, optionally in (escaped) brackets.
 _CLOCK = r"\\?[\[(]?\d{1,2}(?::\d{2}){1,3}(?:[.,]\d+)?\\?[\])]?"
 TIMESTAMP_LINE = re.compile(rf"^{_CLOCK}$")
+# Titles whose full stop belongs to a name: "MS. PSAKI:", "Dr. Li:", "Hon. Bill Morneau:".
+_TITLES = r"mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st"
 _LABEL = re.compile(
     rf"^(?:(?P<ts>{_CLOCK})\s+)?"  # "[00:12:03] Name:" and "00:12:03 Name:"
     r"(?P<open>\*\*|__)?"  # "**Name**:" and "**Name:**"
-    r"(?P<label>(?:(?i:mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st)\.\s+)?[^\W\d_][^:：\n*_]{0,48}?)"
+    rf"(?P<label>(?:(?i:{_TITLES})\.\s+)?[^\W\d_][^:：\n*_]{{0,48}}?)"
     r"(?P<close1>\*\*|__)?"
     rf"(?:[ \t]+{_CLOCK})?"  # "Lenny Rachitsky (00:02):", the export of many transcription tools
     r"\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
@@ -24,8 +26,7 @@ _LABEL = re.compile(
 )
 # "[Speaker 3] [00:24] I had a question": a bracketed name, then a clock; no colon.
 _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
-# "MS. PSAKI:", "Dr. Li:": a title's full stop is part of a name (official transcripts).
-_HONORIFIC = re.compile(r"^(?:mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st)\.\s", re.IGNORECASE)
+_HONORIFIC = re.compile(rf"^(?:{_TITLES})\.\s", re.IGNORECASE)
 # "Q    Thanks, Jen.": a reporter's question in official transcripts, with no colon after the Q.
 _BARE_Q = re.compile(r"^Q(?:[ \t\u00a0]{2,}|\u00a0[ \t\u00a0]*)(?=\S)")
 QUESTION_LABELS = re.compile(r"^(q|question|q\d{1,3})$", re.IGNORECASE)

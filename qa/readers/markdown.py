@@ -70,7 +70,6 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
     """
     fm_end, fm_title = front_matter(text)
     lines = _lines(text)
-    starts = [s - ind if e > s else s for s, e, ind in lines]  # offset of each line's first character
     blocks: list[Block] = []
     if fm_end:
         blocks.append(Block("metadata", 0, fm_end, rule="front matter"))

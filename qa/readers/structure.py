@@ -189,7 +189,6 @@ def _short(s: str) -> bool:
     return "\n" not in s.strip() and len(words(s)) <= 6 and ends_open(s)
 
 
-
 def chrome_rule(s: str) -> str | None:
     """The chrome shape of one short block at the edge of a page, if it has one."""
     n = len(words(s))
@@ -291,15 +290,20 @@ def mark_chrome(text: str, blocks: list[Block], *, authored: bool = False) -> li
         # the heading right above the prose is the story's, not the menu's.
         menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
         runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
-    # Below the prose, chrome is what follows the last block that says something: a sentence's
-    # worth of words that is not chrome-shaped ("... in two long halls.\nOpening hours" does not
-    # read as prose, but a table row above it is between content, not at the page's edge).
-    # (Not past readers' comments: there the page's content has already ended.)
-    said = [i for i in content if i > last and i not in listed and len(words(_text(text, out[i]))) >= 10
-            and not chrome_rule(_text(text, out[i]).strip())] if opened is None else []
+    # Past the prose, chrome is what lies beyond the outermost block that says something: a
+    # sentence's worth of words that is not chrome-shaped ("... in two long halls.\nOpening
+    # hours" does not read as prose, but a line between it and the prose is not at the page's
+    # edge). (Not past readers' comments: there the page's content has already ended.) Above
+    # the prose this bounds only the shape rules below: the window title and menus are found
+    # above as before.
+    def says(i: int) -> bool:
+        return i not in listed and len(words(_text(text, out[i]))) >= 10 and not chrome_rule(_text(text, out[i]).strip())
+
+    said = [i for i in content if i > last and says(i)] if opened is None else []
     tail = [i for i in content if i > (said[-1] if said else last)]
     runs(text, out, tail, 5, drop)
-    for i in lead + tail:
+    opens = next((i for i in lead if says(i) and out[i].kind not in ("chrome", "metadata")), first)
+    for i in [i for i in lead if i < opens] + tail:
         if (rule := chrome_rule(_text(text, out[i]).strip())) and not (
                 rule == "breadcrumb" and out[i].kind == "table_row"):
             drop(i, rule)
