@@ -126,10 +126,13 @@ def _print_answer(ans: Any) -> None:
     if not ans.found:
         click.echo(ans.message)
         return
+    # The tier's message says whether to trust the answer ("... may not answer this"), and each
+    # hit shows its calibrated confidence, which never rises down the list (raw cosine can).
+    click.secho(ans.message, fg="yellow" if ans.tier == "closest" else None)
     for i, h in enumerate(ans.hits, 1):
         where = (f"{h.source}" + (f", p. {h.page}" if h.page else "") + f" [{h.start}:{h.end}]"
                  + (f" · {h.section}" if h.section else ""))
-        click.secho(f"{i}. {where}  (relevance {h.relevance:.2f})", fg="cyan")
+        click.secho(f"{i}. {where}  (confidence {h.confidence:.2f})", fg="cyan")
         if h.question:
             click.secho(f"   Q: {h.question}", dim=True)
         click.secho(f"   {h.answer_sentence}", bold=True)

@@ -25,7 +25,9 @@ def test_build_ask_json_status(workspace):
 
     out = qa("ask", "What is the total revenue of the park?", "--index", str(index), "--corpus", str(corpus))
     assert out.returncode == 0 and "120 billion yuan" in out.stdout
-    assert "optics_valley_interview.txt" in out.stdout
+    assert out.stdout.startswith("Found in optics_valley_interview.txt.")
+    shown = [float(x) for x in re.findall(r"\(confidence ([0-9.]+)\)", out.stdout)]
+    assert len(shown) == 3 and shown == sorted(shown, reverse=True)
 
     out = qa("ask", "Which stock exchanges does the financial service center talk to?", "--json", "-k", "2",
              "--index", str(index), "--corpus", str(corpus))
