@@ -46,9 +46,7 @@ from quality import is_right
 
 
 def collect(quick: bool) -> dict:
-    """tune.py's candidates of every domain, with each candidate's passage id and vectors."""
-    from qa.search import clean_question
-
+    """tune.py's candidates of every domain, with each candidate's document features and vector."""
     out = {}
     for name, (retriever, tune_q, rep_q) in tune.ranker_domains(quick, random.Random(0)).items():
         gen = retriever._gen
@@ -63,18 +61,8 @@ def collect(quick: bool) -> dict:
             for j, i in enumerate(ids):
                 meta[i] = (j / max(1, len(ids) - 1), float(pv[i] @ centre), np.log(len(gen.records[i].text)))
         for part, qs in (("tune", tune_q), ("rep", rep_q)):
-            vecs = retriever.encode([q.text for q in qs])
-            rows = []
-            for q, v in zip(qs, vecs):
-                qt, cands = retriever._stage(gen, clean_question(q.text), v.reshape(1, -1), 30)
-                if not cands:
-                    continue
-                ids = np.array([c.record.id for c in cands])
-                y = np.array([is_right(q, c.record.source, c.record.start, c.record.end, c.record.text)
-                              for c in cands])
-                rows.append({"x": np.stack([c.evidence.rank_x for c in cands]), "y": y, "group": q.group,
-                             "meta": meta[ids], "qv": v, "pv": pv[ids]})
-            out[(name, part)] = rows
+            rows = tune.collect(retriever, qs, f"{name}-{part}")
+            out[(name, part)] = [dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows]
         print("collected", name, {p: len(out[(name, p)]) for p in ("tune", "rep")}, flush=True)
     return out
 
@@ -123,9 +111,8 @@ def adapter(tr: dict, te: dict, lam: float) -> None:
     import torch
 
     data = [d for v in tr.values() for d in v if d["y"].any()]
-    n_squad = len(tr["squad"])
-    wts = torch.tensor([1.0 if k == "squad" else 0.1 * n_squad / len(v) for k, v in tr.items()
-                        for d in v if d["y"].any()], dtype=torch.float32)
+    w = tune._weights(tr, 0.1)  # the shipped ranker's weighting of the domains
+    wts = torch.tensor([w[k] for k, v in tr.items() for d in v if d["y"].any()], dtype=torch.float32)
     torch.manual_seed(0)
     W = torch.zeros(384, 384, requires_grad=True)
     opt = torch.optim.Adam([W], lr=1e-3)

@@ -47,7 +47,8 @@ ANSWERED_SHARE = 0.90  # answerable questions that must not be told "not in the 
 
 
 def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict]:
-    """First-stage candidates of each question with rank features, labels and sentence features."""
+    """First-stage candidates of each question with rank features, labels and sentence features
+    (and the candidates' passage ids and the question vector, for bench/probes.py)."""
     from qa.confidence import sentence_features
     from qa.search import clean_question
 
@@ -70,7 +71,7 @@ def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict
                 if any(lab):
                     sx.append(f); sy.append(np.array(lab))
         out.append({"x": np.stack([c.evidence.rank_x for c in cands]), "y": y, "group": q.group,
-                    "sx": sx, "sy": sy})
+                    "sx": sx, "sy": sy, "ids": np.array([c.record.id for c in cands]), "qv": v})
     return out
 
 
