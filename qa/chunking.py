@@ -201,9 +201,9 @@ def _pull_quote(heading: str) -> bool:
     """A "heading" that is a sentence of more than 20 words and not a question: a pull quote
     or an answer set in a heading style (web pages do both). As a section it would label every
     later passage and be searchable in none."""
-    words = _clean(heading).split()
-    end = _clean(heading).rstrip("”\"’')»*_ ")
-    return len(words) > 20 and bool(end) and end[-1] in ".!。！…"
+    clean = _clean(heading)
+    end = clean.rstrip("”\"’')»*_ ")
+    return len(clean.split()) > 20 and bool(end) and end[-1] in ".!。！…"
 
 
 def _interviewers(text: str, blocks: list[Block]) -> set[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 # A clock time: 12:03, 00:12:03, 02:07:55:35, optionally in (escaped) brackets.
 _CLOCK = r"\\?[\[(]?\d{1,2}(?::\d{2}){1,3}(?:[.,]\d+)?\\?[\])]?"
 TIMESTAMP_LINE = re.compile(rf"^{_CLOCK}$")
+CLOCK = re.compile(_CLOCK)
 # Titles whose full stop belongs to a name: "MS. PSAKI:", "Dr. Li:", "Hon. Bill Morneau:".
 _TITLES = r"mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st"
 _LABEL = re.compile(
@@ -65,8 +66,7 @@ def find_label(paragraph: str) -> Label | None:
     if b := _BRACKET_LABEL.match(paragraph):
         name = b.group("label").strip()
         if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
-            return Label(name, "question" if QUESTION_LABELS.match(name) else
-                         "answer" if ANSWER_LABELS.match(name) else "speaker", b.end())
+            return Label(name, _role(name), b.end())
     if q := _BARE_Q.match(paragraph):
         return Label("Q", "question", q.end())
     m = _LABEL.match(paragraph)
@@ -79,13 +79,16 @@ def find_label(paragraph: str) -> Label | None:
     words = name.split()
     if not 1 <= len(words) <= 6 or any(c in _HONORIFIC.sub("", name) for c in ".!?,;\"“”()[]{}<>/\\|=#`"):
         return None
-    role = ("question" if QUESTION_LABELS.match(name) else
-            "answer" if ANSWER_LABELS.match(name) else "speaker")
+    role = _role(name)
     if m.group("sep") == "." and role == "speaker":
         return None
     if role == "speaker" and name[0].islower():
         return None  # "in progress:" is not a speaker: names are capitalised (or in a script without case)
     return Label(name, role, m.end())
+
+
+def _role(name: str) -> str:
+    return "question" if QUESTION_LABELS.match(name) else "answer" if ANSWER_LABELS.match(name) else "speaker"
 
 
 def words(text: str) -> list[str]:

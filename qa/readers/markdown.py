@@ -124,11 +124,9 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                 continue
             blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
         elif tok.type == "paragraph_open" and tok.map and (sp := span(*tok.map)):
-            b = paragraph_block(text, sp[0], sp[1])
+            b = paragraph_block(text, sp[0], sp[1], headings=False)  # Markdown marks its headings
             if re.fullmatch(r"(\s*</?[a-zA-Z][^>]*>)+\s*", text[sp[0]:sp[1]]):
                 b = Block("metadata", sp[0], sp[1], rule="HTML comment or tag")
-            elif b.kind == "heading" and b.level == 0:
-                b = Block("paragraph", sp[0], sp[1])  # Markdown marks its headings: a short line is text
             if b.kind == "paragraph" and _BOLD_QUESTION.fullmatch(text, sp[0], sp[1]):
                 b = Block("question", sp[0], sp[1], body_start=sp[0])  # the text below answers it
             blocks.append(b)

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from .blocks import CONTENT_KINDS, Block
 from .labels import (
+    CLOCK,
     LIST_ITEM,
     MD_HEADING,
     TABLE_ROW,
@@ -84,14 +85,13 @@ _DATE_ONLY = re.compile(
 )
 
 
-_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}")
-
-
-def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> Block:
+def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, headings: bool = True) -> Block:
     """The block for one paragraph ``text[start:end]``, by its shape.
 
     Labels are read here but settled by :func:`settle_dialogue`, which knows
-    the whole document: "Note:" is a speaker only in a dialogue.
+    the whole document: "Note:" is a speaker only in a dialogue. With
+    ``headings=False`` (Markdown, which marks its headings) a short open line
+    is a paragraph, not a heading inferred from its shape.
     """
     para = text[start:end]
     first = para.split("\n", 1)[0].strip()
@@ -106,7 +106,7 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> 
     if m := LIST_ITEM.match(para):
         return Block("list_item", start, end, body_start=start + m.end())
     if labels and (label := find_label(para)):
-        if label.role == "speaker" and _CLOCK_TIME.search(para) and not any(
+        if label.role == "speaker" and CLOCK.search(para) and not any(
                 c.isalnum() for c in para[label.body:]):
             # "**Break:** \[24:27\]": a marker in the recording, with nothing said; as a turn it
             # is demoted to a short open line, which would read as the section of all that follows.
@@ -115,7 +115,7 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True) -> 
         return Block(kind, start, end, body_start=start + label.body, label=label.name)
     if _DATE_ONLY.match(para.strip()):
         return Block("paragraph", start, end)  # a dateline is content, not a section
-    if "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160:
+    if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160:
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
     return Block("paragraph", start, end)
 
@@ -144,10 +144,8 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
         if b.kind == "turn" and not (dialogue and (said[b.label] >= 2 or (
                 said[b.label] == 1 and len(b.label.split()) <= 4 and spoken(b)))):
             # "Note: ..." outside a dialogue, or "Ten years: the stack of ..." once: not a speaker.
-            b = paragraph_block(text, b.start, b.end, labels=False) if text is not None else replace(
-                b, kind="paragraph", body_start=None, label=None)
-            if b.kind == "heading" and b.level == 0 and not infer_headings:
-                b = Block("paragraph", b.start, b.end)
+            b = paragraph_block(text, b.start, b.end, labels=False, headings=infer_headings) if text is not None \
+                else replace(b, kind="paragraph", body_start=None, label=None)
         elif b.kind == "answer" and not has_q:
             b = replace(b, kind="paragraph", body_start=None, label=None)
         out.append(b)
