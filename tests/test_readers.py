@@ -10,6 +10,7 @@ import pytest
 from qa.chunking import pack
 from qa.errors import DocumentRejected
 from qa.readers import read
+from qa.readers.labels import find_label
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXPECTED = {k: v for k, v in json.loads((FIXTURES / "expected.json").read_text()).items() if not k.startswith("_")}
@@ -102,6 +103,17 @@ def test_list_items_are_sentences_without_markers():
     assert "a torch with spare batteries" in sentences and not any(s.startswith("- ") for s in sentences)
 
 
+@pytest.mark.parametrize("line,name", [
+    ("The Chair (Hon. Anthony Rota (Nipissing—Timiskaming, Lib.)): I call the meeting to order.", "The Chair"),
+    ("Mr. John Nater (Perth—Wellington, CPC): Thank you, Mr. Chair.", "Mr. John Nater"),
+    ("The Hon. Bill Morneau: Yes.", "The Hon. Bill Morneau"),
+])
+def test_parliament_labels(line, name):
+    # The riding or office in brackets is left out, so that "Mr. John Nater:" later is the same speaker.
+    label = find_label(line)
+    assert label is not None and label.name == name and label.role == "speaker"
+
+
 @pytest.mark.parametrize("name,text,questions,speaker,kept", [
     ("show.txt",  # timestamps before the label, in brackets or not
      "[00:00:05] Host: Welcome back. What are you working on?\n\n[00:00:09] Dana Cho: A faster parser, mostly.\n\n"
@@ -125,6 +137,13 @@ def test_list_items_are_sentences_without_markers():
      "Q  And what about the relief bill?\n\nMS. PSAKI:  He will be quite involved in the talks.\n",
      ["Thanks, Jen. Will the President travel this week?", "And what about the relief bill?"], "MS. PSAKI",
      "fifteen executive actions"),
+    ("hansard.txt",  # a parliament's titles ("Right Hon.", "Rt. Hon.") and ridings or offices in brackets
+     "Rt. Hon. Pierre Poilievre (Carleton, CPC): Mr. Speaker, when will the budget be balanced?\n\n"
+     "Right Hon. Justin Trudeau (Prime Minister): Mr. Speaker, we are investing in families first.\n\n"
+     "Rt. Hon. Pierre Poilievre: Why did the deficit triple?\n\n"
+     "Right Hon. Justin Trudeau: The pandemic required support for workers and small firms.\n",
+     ["Mr. Speaker, when will the budget be balanced?", "Why did the deficit triple?"], "Right Hon. Justin Trudeau",
+     "small firms"),
 ])
 def test_transcript_label_styles(name, text, questions, speaker, kept):
     doc, ps = passages_of(name, text.encode())

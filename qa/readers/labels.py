@@ -13,14 +13,18 @@ from dataclasses import dataclass
 _CLOCK = r"\\?[\[(]?\d{1,2}(?::\d{2}){1,3}(?:[.,]\d+)?\\?[\])]?"
 TIMESTAMP_LINE = re.compile(rf"^{_CLOCK}$")
 CLOCK = re.compile(_CLOCK)
-# Titles whose full stop belongs to a name: "MS. PSAKI:", "Dr. Li:", "Hon. Bill Morneau:".
-_TITLES = r"mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st"
+# Titles whose full stop belongs to a name: "MS. PSAKI:", "Dr. Li:", "Hon. Bill Morneau:",
+# and parliaments' "Right Hon. Justin Trudeau:" and "Rt. Hon. X:".
+_TITLES = r"(?:(?:right|rt\.|the)\s+)?(?:mr|ms|mrs|dr|prof|sen|rep|gov|gen|sec|hon|rev|st)"
 _LABEL = re.compile(
     rf"^(?:(?P<ts>{_CLOCK})\s+)?"  # "[00:12:03] Name:" and "00:12:03 Name:"
     r"(?P<open>\*\*|__)?"  # "**Name**:" and "**Name:**"
     rf"(?P<label>(?:(?i:{_TITLES})\.\s+)?[^\W\d_][^:：\n*_]{{0,48}}?)"
     r"(?P<close1>\*\*|__)?"
     rf"(?:[ \t]+{_CLOCK})?"  # "Lenny Rachitsky (00:02):", the export of many transcription tools
+    # "Mr. John Nater (Perth—Wellington, CPC):", "Hon. Patty Hajdu (Minister of Health):":
+    # parliaments' riding or office, left out of the name so that later turns match it.
+    r"(?:[ \t]+\((?:[^()\n:]|\([^()\n:]{1,60}\)){1,80}\))?"  # "The Chair (Hon. A. Rota (Nipissing, Lib.)):"
     r"\s*(?P<sep>[:：]|\.(?=[\s*]))(?P<close2>\*\*|__)?"
     rf"(?:\s*{_CLOCK})?"  # "**Name:** \[04:22\]": a time after the label
     r"\s*(?=\S)",
