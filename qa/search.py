@@ -33,7 +33,7 @@ from .lexical import tokenize
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
-                         query_terms, sentence_features)
+                         put_to, query_terms, sentence_features)
 from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
@@ -55,6 +55,7 @@ class Candidate:
     dense: float
     sent_cos: np.ndarray
     evidence: Evidence
+    spoken_cos: np.ndarray  # sent_cos, with the question put to a speaker it names for their sentences
 
 
 log = logging.getLogger("qa.search")
@@ -516,14 +517,41 @@ class Retriever:
         if qtok is None:  # a caller that brought only the question's vector (bulk encoding)
             qtok = self._query_tokens.get(q) or self._embedder.encode_query_tokens(q)[1]
         late = maxsim(query_matrix(qtok), *self._token_vectors(gen), gen.token_first, ids_arr[picked])
+        put_cos = self._put_cos(gen, tables, qt, [int(starts[j]) for j in picked],
+                                [int(offsets[j + 1] - offsets[j]) for j in picked])
         out = []
         for j, qc, ms in zip(picked, q_cos, late):
             rid = int(ids_arr[j])
             a, b = offsets[j], offsets[j + 1]
-            ev = candidate_evidence(qt, tables, rid, int(starts[j]), sent_cos[a:b], (*z[j], fused[j]),
-                                    float(dense[j]), float(qc), float(ms))
-            out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev))
+            first = int(starts[j])
+            spoken = sent_cos[a:b]
+            if put_cos:
+                spoken = np.array([put_cos.get(first + i, float(c)) for i, c in enumerate(spoken)])
+            ev = candidate_evidence(qt, tables, rid, first, sent_cos[a:b], (*z[j], fused[j]),
+                                    float(dense[j]), float(qc), float(ms), spoken)
+            out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev, spoken))
         return qt, out
+
+    def _put_cos(self, gen: Generation, tables: TextTables, qt: QueryTerms, firsts: list[int],
+                 counts: list[int]) -> dict[int, float]:
+        """Cosine of the question put to each speaker it names (:func:`qa.confidence.put_to`)
+        with that speaker's sentences among the candidates, by sentence row."""
+        by_label: dict[str, list[int]] = {}
+        for a, n in zip(firsts, counts):
+            for r in range(a, a + n):
+                sp = tables.sent_speaker[r]
+                if sp is not None:
+                    by_label.setdefault(sp, []).append(r)
+        asked = {sp: put_to(qt, sp) for sp in by_label}
+        asked = {sp: q for sp, q in asked.items() if q}
+        if not asked:
+            return {}
+        vecs = dict(zip(asked, self._question_vectors(list(asked.values()))))
+        out: dict[int, float] = {}
+        for sp, v in vecs.items():
+            rows = np.asarray(by_label[sp], dtype=np.int64)
+            out.update(zip(rows.tolist(), (reconstruct(gen.sentence_index, rows) @ v).tolist()))
+        return out
 
     def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int,
                 qtok: TokenVectors | None = None) -> tuple[QueryTerms, list[Candidate]]:
@@ -570,7 +598,7 @@ class Retriever:
             return 0
         first = int(gen.sentence_first[rec.id])
         lengths = [e - s for s, e, _ in rec.sentences]
-        x = sentence_features(qt, tables, first, c.sent_cos, lengths)
+        x = sentence_features(qt, tables, first, c.spoken_cos, lengths)
         model = load_model("sentence", SENTENCE_FEATURES)
         val = model.decision(x) if model is not None else x[:, 0] + 0.15 * x[:, 2]
         qs, qe = (int(v) + rec.start for v in tables.question_span[rec.id])

@@ -129,6 +129,41 @@ def test_speaker_features_follow_the_turns_inside_a_transcript_passage(tmp_path)
     assert x[anyone] == 1.0 and 0.2 < x[named] < 0.8
 
 
+@pytest.mark.parametrize("question,label,put", [
+    ("Which languages did Robert Griesemer grow up with?", "robert griesemer", "which languages did you grow up with?"),
+    ("What was Rob Pike's view on generics?", "rob pike", "what was your view on generics?"),
+    ("What did the professor think of the plan?", "professor b", "what did you think of the plan?"),
+    ("What did the marketing expert bring?", "project manager", None),
+])
+def test_a_question_is_put_to_the_speaker_it_names(question, label, put):
+    from qa.confidence import QueryTerms, put_to
+
+    qt = QueryTerms(frozenset(), {}, 1.0, (), (), 0.0, None, False, frozenset(), frozenset(),
+                    " ".join(question.lower().split()), {})
+    assert put_to(qt, label) == put
+
+
+def test_a_named_speakers_sentences_are_compared_with_the_question_put_to_them(tmp_path):
+    # A speaker says "I brought a slogan", never "Marketing brought a slogan": their sentences are
+    # scored against "what slogan did you bring?", everyone else's against the question as asked.
+    r = _one_document_retriever(tmp_path, "meeting.txt", MEETING)
+    gen = r._gen
+    tables = r._tables(gen)
+    q = "What slogan did Marketing bring?"
+    _, cands = r._stage(gen, q, r.encode([q]), 5)
+    c = cands[0]
+    first = int(gen.sentence_first[c.record.id])
+    put = r._embedder.encode(["what slogan did you bring?"])[0]
+    rows = np.arange(first, first + len(c.sent_cos))
+    from qa.store import reconstruct
+
+    want = np.where([tables.sent_speaker[i] == "marketing" for i in rows], reconstruct(gen.sentence_index, rows) @ put,
+                    c.sent_cos)
+    assert 0 < sum(tables.sent_speaker[i] == "marketing" for i in rows) < len(rows)
+    np.testing.assert_allclose(c.spoken_cos, want, atol=1e-5)
+    assert c.evidence.rank_x[RANK_FEATURES.index("best_cos")] == pytest.approx(float(want.max()))
+
+
 FAQ = """# Frequently asked questions
 
 ## Is it really free?
