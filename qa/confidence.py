@@ -233,8 +233,9 @@ def put_to(qt: "QueryTerms", label: str) -> str | None:
 
 def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> QueryTerms:
     toks = frozenset(q_tokens)
-    idf = {t: tables.idf(t) for t in toks}
-    rare = tuple(sorted(toks, key=lambda t: -idf[t])[:3])
+    idf = {t: tables.idf(t) for t in sorted(toks)}  # sorted: sums over it add up the same in every process
+    # Ties broken by the term itself: a set's order differs between processes (hash randomization).
+    rare = tuple(sorted(toks, key=lambda t: (-idf[t], t))[:3])
     words = question.split()
     caps = frozenset(w.lower() for w in _CAPITAL.findall(" ".join(words[1:]))) - {"i"}
     seq = list(dict.fromkeys(q_tokens))

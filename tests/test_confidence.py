@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -188,3 +189,25 @@ def test_a_faq_heading_question_is_compared_with_the_users_question(tmp_path):
     expected = float(r.encode(["Is it really free?"])[0] @ qv[0])
     assert faq.evidence.rank_x[RANK_FEATURES.index("question_cos")] == pytest.approx(expected, abs=1e-5)
     assert faq.evidence.rank_x[RANK_FEATURES.index("has_question")] == 1.0
+
+
+def test_the_rarest_terms_do_not_depend_on_the_process(tmp_path):
+    # Terms of equal IDF used to be ordered by set iteration, which differs between Python
+    # processes (hash randomization): the same question got other confidence features, and so
+    # another confidence, after a restart.
+    import subprocess
+    import sys
+
+    script = (
+        "from collections import Counter\n"
+        "from qa.confidence import query_terms\n"
+        "class T:\n"
+        "    df = Counter()\n"
+        "    def idf(self, t):\n"
+        "        return 2.0 if t == 'zeta' else 1.0\n"
+        "words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta']\n"
+        "print(query_terms(' '.join(words), words, T()).rare)\n"
+    )
+    seen = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout for seed in range(6)}
+    assert len(seen) == 1 and seen.pop().startswith("('zeta',")
