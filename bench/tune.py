@@ -283,12 +283,10 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     plain = {f"pairwise linear, other domains {w:g} of SQuAD's weight, plain best_cos (no question put to "
              f"a named speaker)": (lambda w: lambda d: fit_pairwise(d, w))(w)
              for w in DOMAIN_WEIGHTS if w}
+    plain_tr, plain_te = _plain_best(tr), _plain_best(te)
     results = {}
     for name, fit in {**fitters, **plain}.items():
-        if name in plain:
-            name_tr, name_te = _plain_best(tr), _plain_best(te)
-        else:
-            name_tr, name_te = tr, te
+        name_tr, name_te = (plain_tr, plain_te) if name in plain else (tr, te)
         if fit is None:
             fn = lambda x: x[:, fused]  # noqa: E731
             cv = per_domain(name_tr, fn); params = None

@@ -221,10 +221,10 @@ def put_to(qt: "QueryTerms", label: str) -> str | None:
     plain question's cosine with their sentences is low (measured on one such pair:
     0.16, against 0.37 for the question put to them).
     """
-    if _speaker_match(qt, label) <= 0:
+    match = _speaker_match(qt, label)  # 1 when the whole label is in the question, else a part of it
+    if match <= 0:
         return None
-    names = [re.escape(label)] if re.search(rf"(?<!\w){re.escape(label)}(?!\w)", qt.lowered) else \
-        [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
+    names = [re.escape(label)] if match == 1.0 else [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
     name = r"(?<!\w)(?:the )?(?:" + "|".join(names) + r")"
     q = re.sub(name + r"(?:'s|’s)(?!\w)", "your", qt.lowered)
     q = re.sub(name + r"(?!\w)", "you", q)

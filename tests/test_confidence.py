@@ -147,6 +147,8 @@ def test_a_question_is_put_to_the_speaker_it_names(question, label, put):
 def test_a_named_speakers_sentences_are_compared_with_the_question_put_to_them(tmp_path):
     # A speaker says "I brought a slogan", never "Marketing brought a slogan": their sentences are
     # scored against "what slogan did you bring?", everyone else's against the question as asked.
+    from qa.store import reconstruct
+
     r = _one_document_retriever(tmp_path, "meeting.txt", MEETING)
     gen = r._gen
     tables = r._tables(gen)
@@ -156,8 +158,6 @@ def test_a_named_speakers_sentences_are_compared_with_the_question_put_to_them(t
     first = int(gen.sentence_first[c.record.id])
     put = r._embedder.encode(["what slogan did you bring?"])[0]
     rows = np.arange(first, first + len(c.sent_cos))
-    from qa.store import reconstruct
-
     want = np.where([tables.sent_speaker[i] == "marketing" for i in rows], reconstruct(gen.sentence_index, rows) @ put,
                     c.sent_cos)
     assert 0 < sum(tables.sent_speaker[i] == "marketing" for i in rows) < len(rows)
