@@ -220,6 +220,55 @@ def test_a_bold_question_line_is_a_faq_question():
     assert "storage system" in ps[0].text and "bold words" in ps[1].text
 
 
+def test_numbered_faq_questions_are_paired_with_their_answers():
+    # A plain-text FAQ: "N. Question?" on its line, the answer indented below, with a command
+    # and a URL set in from the answer (not headings: they would cut the answer from its question).
+    text = ("                Frequently Asked Questions about zlib\n\n"
+            "If your question is not there, please check the home page.\n"
+            "The latest FAQ is at http://zlib.net/zlib_faq.html\n\n"
+            " 1. Is zlib Y2K-compliant?\n\n    Yes. zlib doesn't handle dates.\n\n"
+            " 2. Where can I get a Visual Basic interface to zlib?\n\n    See\n"
+            "        * https://marknelson.us/posts/1997/01/01/zlib-engine.html\n\n"
+            " 3. How do I install a shared zlib library on Unix?\n\n    After the above, then:\n\n"
+            "        make install\n\n    However, many flavors of Unix come with a shared zlib already installed.\n\n"
+            " 4. compress() returns Z_BUF_ERROR.\n\n    Make sure that the length of the buffer is not zero.\n")
+    doc, ps = passages_of("zlib_faq.txt", text.encode())
+    assert doc.title == "Frequently Asked Questions about zlib"
+    asked = [p for p in ps if p.question]
+    assert [p.question for p in asked] == ["Is zlib Y2K-compliant?", "Where can I get a Visual Basic interface to zlib?",
+                                           "How do I install a shared zlib library on Unix?",
+                                           "compress() returns Z_BUF_ERROR."]
+    assert "handle dates" in asked[0].text and "marknelson.us" in asked[1].text
+    assert "make install" in asked[2].text and "already installed" in asked[2].text
+    assert all(p.section is None for p in ps)  # neither "See", "make install" nor the URL line heads anything
+    # In a FAQ, a numbered entry that does not ask is a question all the same.
+    assert "buffer is not zero" in asked[3].text and "already installed" not in asked[3].text
+
+
+def test_a_list_of_questions_with_nothing_between_them_stays_a_list():
+    text = ("We asked three things:\n\n1. Is it fast?\n2. Is it safe?\n3. Is it cheap?\n\n"
+            "The answers were yes, mostly, and no, in that order.\n")
+    _, ps = passages_of("notes.txt", text.encode())
+    assert all(p.question is None for p in ps) and any("Is it cheap?" in p.text for p in ps)
+
+
+def test_bold_leads_of_list_items_are_questions_or_headings():
+    # A Markdown interview whose questions are bold numbered items, each answer indented inside the item;
+    # its prompt that does not ask ("Tell us about yourself.") is one of its questions too.
+    text = ("# Interview\n\n1. __Tell us about yourself.__\n\n    I live in New York and study causal inference.\n\n"
+            "1. __How did you first get involved in open source?__\n\n    As a user, while switching from Matlab.\n\n"
+            "1. __What do you find alluring about it?__\n\n    Working in the open with people everywhere.\n")
+    _, ps = passages_of("interview.md", text.encode())
+    by_question = {p.question: p for p in ps if p.question}
+    assert set(by_question) == {"Tell us about yourself.", "How did you first get involved in open source?",
+                                "What do you find alluring about it?"}
+    assert "switching from Matlab" in by_question["How did you first get involved in open source?"].text
+    assert "New York" in by_question["Tell us about yourself."].text
+    # Outside a FAQ, a bold lead that does not ask heads its answer.
+    _, ps = passages_of("guide.md", b"# Guide\n\n- **Install the tools.**\n\n  Run the installer and restart.\n")
+    assert [(p.section, p.question) for p in ps] == [("Install the tools.", None)]
+
+
 def test_markdown_quotes_are_kept_and_admonition_fences_set_aside():
     text = ("# Release notes\n\nThe new version ships today with a faster parser.\n\n"
             "> The alias will be removed in a future major version.\n> Plan the move now.\n\n"

@@ -12,7 +12,7 @@ import functools
 import re
 
 from .blocks import Block, Extracted
-from .structure import mark_chrome, paragraph_block, settle_dialogue
+from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 from .text import _lines
 
 # MultiMarkdown / Pelican metadata: "Key: value" lines at the very top, then a blank line.
@@ -162,7 +162,8 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
         if e > s and s >= fm_end and n not in covered:
             blocks.append(Block("metadata", s, e, rule="link reference"))
     blocks.sort(key=lambda b: b.start)
-    blocks = mark_chrome(text, settle_dialogue(blocks, text, infer_headings=False), authored=True)
+    blocks = mark_chrome(text, settle_dialogue(faq_list_items(text, blocks), text, infer_headings=False),
+                         authored=True)
     if title is None:
         title = fm_title
     if title is None:

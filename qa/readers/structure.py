@@ -85,6 +85,14 @@ _DATE_ONLY = re.compile(
 )
 
 
+# Words that cannot end a heading: a line that ends on one ("My advice is to put", "It can be
+# converted into") goes on in an example below it. ("Doctor Who" and "Speak Up" may end a title.)
+_NEEDS_MORE = frozenset("""
+a an the and or but nor of to into onto from with at by for as than like that if because is are was were
+be been being your my our their its whose
+""".split())
+
+
 def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, headings: bool = True) -> Block:
     """The block for one paragraph ``text[start:end]``, by its shape.
 
@@ -115,7 +123,10 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
         return Block(kind, start, end, body_start=start + label.body, label=label.name)
     if _DATE_ONLY.match(para.strip()):
         return Block("paragraph", start, end)  # a dateline is content, not a section
-    if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160:
+    # "The latest FAQ is at http://zlib.net/zlib_faq.html" and "My advice is to put" (above an
+    # example) end open too, but a heading has no address in it and does not end on a word like "to".
+    if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160 \
+            and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE:
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
     return Block("paragraph", start, end)
 
@@ -150,6 +161,60 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
             b = replace(b, kind="paragraph", body_start=None, label=None)
         out.append(b)
     return out
+
+
+# A whole line set in bold: "__Tell us about yourself.__", "**How did it start?**".
+_BOLD_LINE = re.compile(r"(\*\*|__)(?![*_\s])[^\n]*?\S\1")
+
+
+def faq_list_items(text: str, blocks: list[Block]) -> list[Block]:
+    """Numbered or bulleted FAQ questions, which a reader first takes for list items.
+
+    Two shapes: "1. Is zlib Y2K-compliant?" alone, with its answer in the paragraphs
+    below (plain-text FAQs); and "1. __How did you get involved?__" with the answer
+    indented inside the same item (Markdown interviews and FAQs). Such an item becomes a
+    ``question`` block, which the packer pairs with the text below it. Where two or more
+    of them ask, the document is a FAQ, and its numbered or bold entries that do not ask
+    ("4. compress() returns Z_BUF_ERROR.", "__Tell us about yourself.__") are its questions
+    too; elsewhere a bold lead that does not ask heads its answer as a heading. A list of
+    questions with nothing between them stays a list.
+    """
+    entries: dict[int, tuple[int, int | None, bool, bool]] = {}  # i -> (end of lead, start of answer in the item, asks, marked)
+    for i, b in enumerate(blocks):
+        if b.kind != "list_item":
+            continue
+        body = text[b.body:b.end]
+        brk = re.search(r"\n[ \t]*\n", body)
+        lead = (body[:brk.start()] if brk else body).rstrip()
+        if not lead or len(lead) > 300:  # a question is a line or two, not a paragraph
+            continue
+        asks = is_question(lead)
+        marked = bool(_BOLD_LINE.fullmatch(lead) or re.match(r"\(?\d", text[b.start:b.body]))
+        if brk:
+            rest = b.body + brk.end()
+            entries[i] = (b.body + len(lead), rest + len(text[rest:b.end]) - len(text[rest:b.end].lstrip()), asks, marked)
+        elif i + 1 < len(blocks) and _answers(blocks[i + 1]) and not (
+                i and blocks[i - 1].kind == "list_item" and is_question(text[blocks[i - 1].body:blocks[i - 1].end])):
+            entries[i] = (b.end, None, asks, marked)
+    faq = sum(asks for _, _, asks, _ in entries.values()) >= 2
+    out: list[Block] = []
+    for i, b in enumerate(blocks):
+        lead_end, answer, asks, marked = entries.get(i, (0, None, False, False))
+        if i in entries and (asks or (faq and marked)):
+            out.append(Block("question", b.start, lead_end, body_start=b.body))
+        elif i in entries and answer is not None and _BOLD_LINE.fullmatch(text, b.body, lead_end):
+            out.append(Block("heading", b.start, lead_end, body_start=b.body, level=0))
+        else:
+            out.append(b)
+            continue
+        if answer is not None:
+            out.append(Block("paragraph", answer, b.end))
+    return out
+
+
+def _answers(b: Block) -> bool:
+    """Whether a block can be the start of an answer: prose, a table, or a line known only by its shape."""
+    return b.kind in ("paragraph", "table_row") or (b.kind == "heading" and not b.level)
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 from .blocks import Block, Extracted
 from .labels import LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, find_label
-from .structure import mark_chrome, paragraph_block, settle_dialogue
+from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 
 
 def _lines(text: str) -> list[tuple[int, int, int]]:
@@ -85,6 +85,31 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
     return spans
 
 
+def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
+    """A short open line indented deeper than the text above it is not a heading.
+
+    It is a command, a file name or a URL set in from the text ("make install",
+    "GET /chat HTTP/1.1", "See" under a numbered question): as a heading it would cut
+    the answer it belongs to from its question and label every passage after it. "The
+    text above" is the last block that is not itself such a line, so that every line of
+    an indented example is compared with the prose that introduces it.
+    """
+    def indent(pos: int) -> int:  # columns before the block's first character, a tab counting as 8
+        return len(text[text.rfind("\n", 0, pos) + 1 : pos].expandtabs(8))
+
+    out: list[Block] = []
+    ref: int | None = None  # indentation of the last block that is not a line known only by its shape
+    for b in blocks:
+        ind = indent(b.start)
+        if b.kind == "heading" and not b.level:
+            # Two columns at least: pasted text jitters by one ("     Differentiation: ...").
+            out.append(Block("paragraph", b.start, b.end) if ref is not None and ind >= ref + 2 else b)
+            continue
+        ref = ind
+        out.append(b)
+    return out
+
+
 def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None = None,
               pages: tuple[tuple[int, int, int], ...] = ()) -> Extracted:
     """Read plain text (or text extracted from a PDF) into blocks.
@@ -103,7 +128,8 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     blocks = []
     for s, e in paragraphs(text, alone=frozenset(preset)):
         blocks.append(preset.get(s) or paragraph_block(text, s, e))
-    blocks = mark_chrome(text, settle_dialogue(blocks, text))
+    blocks = settle_dialogue(faq_list_items(text, blocks), text)
+    blocks = mark_chrome(text, _indented_lines_are_content(text, blocks))
     title = None
     for b in blocks:
         if b.kind == "heading":
