@@ -357,6 +357,14 @@ def test_html_keeps_byline_and_date_lines_and_unescaped_identifiers():
     assert any("SIDE_MODULE option" in p.text for p in ps) and "\\_" not in doc.text
 
 
+def test_an_xhtml_page_keeps_its_byline():
+    # A page that declares its encoding in an XML declaration (XHTML): the byline is still read.
+    raw = (FIXTURES / "v8_blog_standalone_wasm.html").read_text(encoding="utf-8")
+    xhtml = '<?xml version="1.0" encoding="UTF-8"?>\n' + raw
+    _, ps = passages_of("page.html", xhtml.encode())
+    assert any("Published 21 November 2019" in p.text for p in ps)
+
+
 def test_later_part_of_a_long_answer_names_who_is_talking():
     long_a = " ".join(f"Rob thinks point {i} matters a great deal for the design of the language." for i in range(14))
     long_b = " ".join(f"Robert recalls detail {i} about the early compiler work at the time." for i in range(14))

@@ -94,14 +94,10 @@ def byline_lines(html: str, limit: int = 3) -> list[str]:
     Returns:
         The lines, whitespace collapsed, without duplicates.
     """
-    from lxml import etree
-    from lxml import html as lxml_html
-
     from .structure import is_byline
 
-    try:
-        root = lxml_html.fromstring(html)
-    except (etree.ParserError, ValueError):
+    root = _parse(html)
+    if root is None:
         return []
     found: list[str] = []
 
@@ -125,3 +121,22 @@ def byline_lines(html: str, limit: int = 3) -> list[str]:
         if marked or is_byline(line):
             found.append(line)
     return found
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _parse(html: str):
+    """The page's element tree, or None when lxml cannot read it.
+
+    An XHTML page's ``<?xml ... encoding="UTF-8"?>`` line is dropped first: the text is
+    already decoded, and lxml refuses a decoded string that declares an encoding.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        return lxml_html.fromstring(_XML_DECLARATION.sub("", html, count=1))
+    except (etree.ParserError, ValueError):
+        return None
+
