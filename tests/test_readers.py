@@ -245,6 +245,15 @@ def test_numbered_faq_questions_are_paired_with_their_answers():
     assert "buffer is not zero" in asked[3].text and "already installed" not in asked[3].text
 
 
+def test_a_line_that_goes_on_below_it_is_not_a_heading():
+    text = ("Setup notes\n\nThings to watch out for\n\nThe disk fills up quickly when every log is kept.\n\n"
+            "To list the logs with their sizes, the command is\n\n    ls -la /var/log\n\n"
+            "That shows every log, the largest first if you add -S.\n")
+    _, ps = passages_of("notes.txt", text.encode())
+    assert {p.section for p in ps} == {"Things to watch out for"}  # neither the lead-in nor the command heads anything
+    assert any("the command is" in p.text and "ls -la" in p.text and "largest first" in p.text for p in ps)
+
+
 def test_a_list_of_questions_with_nothing_between_them_stays_a_list():
     text = ("We asked three things:\n\n1. Is it fast?\n2. Is it safe?\n3. Is it cheap?\n\n"
             "The answers were yes, mostly, and no, in that order.\n")

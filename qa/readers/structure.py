@@ -85,11 +85,11 @@ _DATE_ONLY = re.compile(
 )
 
 
-# Words that cannot end a heading: a line that ends on one ("My advice is to put", "It can be
-# converted into") goes on in an example below it. ("Doctor Who" and "Speak Up" may end a title.)
+# Words that cannot end a heading: a line that ends on one ("It can be converted into", "The
+# output is") goes on in an example below it. Prepositions can ("Things to watch out for"), and so
+# can "who" ("Doctor Who").
 _NEEDS_MORE = frozenset("""
-a an the and or but nor of to into onto from with at by for as than like that if because is are was were
-be been being your my our their its whose
+a an the and or but nor that if because than into onto is are was were be been being your my our their its whose
 """.split())
 
 
@@ -123,8 +123,8 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
         return Block(kind, start, end, body_start=start + label.body, label=label.name)
     if _DATE_ONLY.match(para.strip()):
         return Block("paragraph", start, end)  # a dateline is content, not a section
-    # "The latest FAQ is at http://zlib.net/zlib_faq.html" and "My advice is to put" (above an
-    # example) end open too, but a heading has no address in it and does not end on a word like "to".
+    # "The latest FAQ is at http://zlib.net/zlib_faq.html" and "It can be converted into" (above an
+    # example) end open too, but a heading has no address in it and does not end on a word like "the".
     if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160 \
             and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE:
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
