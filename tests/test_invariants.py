@@ -32,6 +32,9 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     "Closed on Sundays and on the 25th of December", "...", "   ", "\ufeff", "x" * 300, "word " * 200,
     "> A quoted remark that visitors often repeat about the harbour.", ":::note", ":::", "**Is parking free?**",
     "Lenny Rachitsky (00:02):", "**Break:** \\[24:27\\]",
+    # FAQ entries as list items, and lines set in from the text
+    "1. Is zlib Y2K-compliant?", "2. compress() returns Z_BUF_ERROR.", "1. __How did you get involved?__\n\n    As a user.",
+    "- **Note**\n\n  Careful here.", "1. **How do I install it?**\n   - step a", "        make install", "    See",
 ]))
 SEPARATORS = st.sampled_from(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
 

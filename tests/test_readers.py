@@ -247,11 +247,11 @@ def test_numbered_faq_questions_are_paired_with_their_answers():
 
 def test_a_line_that_goes_on_below_it_is_not_a_heading():
     text = ("Setup notes\n\nThings to watch out for\n\nThe disk fills up quickly when every log is kept.\n\n"
-            "To list the logs with their sizes, the command is\n\n    ls -la /var/log\n\n"
+            "To list the logs with their sizes, type this into\n\n    ls -la /var/log\n\n"
             "That shows every log, the largest first if you add -S.\n")
     _, ps = passages_of("notes.txt", text.encode())
     assert {p.section for p in ps} == {"Things to watch out for"}  # neither the lead-in nor the command heads anything
-    assert any("the command is" in p.text and "ls -la" in p.text and "largest first" in p.text for p in ps)
+    assert any("type this into" in p.text and "ls -la" in p.text and "largest first" in p.text for p in ps)
 
 
 def test_a_list_of_questions_with_nothing_between_them_stays_a_list():
@@ -261,7 +261,7 @@ def test_a_list_of_questions_with_nothing_between_them_stays_a_list():
     assert all(p.question is None for p in ps) and any("Is it cheap?" in p.text for p in ps)
 
 
-def test_bold_leads_of_list_items_are_questions_or_headings():
+def test_bold_leads_of_list_items_are_questions():
     # A Markdown interview whose questions are bold numbered items, each answer indented inside the item;
     # its prompt that does not ask ("Tell us about yourself.") is one of its questions too.
     text = ("# Interview\n\n1. __Tell us about yourself.__\n\n    I live in New York and study causal inference.\n\n"
@@ -273,9 +273,38 @@ def test_bold_leads_of_list_items_are_questions_or_headings():
                                 "What do you find alluring about it?"}
     assert "switching from Matlab" in by_question["How did you first get involved in open source?"].text
     assert "New York" in by_question["Tell us about yourself."].text
-    # Outside a FAQ, a bold lead that does not ask heads its answer.
-    _, ps = passages_of("guide.md", b"# Guide\n\n- **Install the tools.**\n\n  Run the installer and restart.\n")
-    assert [(p.section, p.question) for p in ps] == [("Install the tools.", None)]
+    # The same with Windows line endings.
+    _, ps = passages_of("interview.md", text.replace("\n", "\r\n").encode())
+    assert {p.question for p in ps if p.question} == set(by_question)
+    # Outside a FAQ, a bold lead that does not ask stays a list item: no question, no section, not the title.
+    doc, ps = passages_of("note.md", b"- **Note**\n\n  Careful here.\n")
+    assert doc.title is None and [(p.section, p.question) for p in ps] == [(None, None)] and "**Note**" in ps[0].text
+    # A tight sub-list ends the question: its items are the answer.
+    _, ps = passages_of("faq.md", b"1. **How do I install it?**\n   - step a\n   - step b\n\n"
+                                  b"2. **How do I remove it?**\n\n   Delete the folder.\n")
+    assert [p.question for p in ps] == ["How do I install it?", "How do I remove it?"] and "step b" in ps[0].text
+
+
+def test_numbered_steps_outside_the_faq_section_stay_steps():
+    text = ("## Installation\n\n1. Download the archive.\n\n   It is about 20 MB.\n\n2. Unpack it.\n\n"
+            "   Any folder will do.\n\n## Troubleshooting\n\n1. Why does it not start?\n\n   Check the log.\n\n"
+            "2. Where is the log?\n\n   In the data folder.\n")
+    for name in ("steps.md", "steps.txt"):
+        _, ps = passages_of(name, text.encode())
+        assert {p.question for p in ps} - {None} == {"Why does it not start?", "Where is the log?"}, name
+
+
+def test_centred_capitals_numbered_sections_and_cr_only_text_keep_their_headings():
+    prose = "The coach rolled on through the night, and nobody inside it said a word to anyone else."
+    text = (f"A TALE OF TWO CITIES\n\n{prose}\n\n{' ' * 39}CHAPTER II\n\n{' ' * 40}The Mail\n\n{prose}\n\n"
+            f"1. Scope\n\n  1.1 Purpose of this memo\n\n{prose}\n")
+    _, ps = passages_of("book.txt", text.encode())  # centred in the text's 88 columns, as before this rule
+    assert {"The Mail", "1.1 Purpose of this memo"} <= {p.section for p in ps}
+    assert any(p.text.startswith("CHAPTER II") for p in ps)
+    cr = "Intro\r\rThe body of the intro runs on for a while.\r\rInstallation\r\rRun the installer and wait.\r\r" \
+         "Who we are\r\rA small team of volunteers.\r"
+    _, ps = passages_of("cr.txt", cr.encode())
+    assert {"Installation", "Who we are"} <= {p.section for p in ps}
 
 
 def test_markdown_quotes_are_kept_and_admonition_fences_set_aside():

@@ -36,7 +36,10 @@ _HONORIFIC = re.compile(rf"^(?:{_TITLES})\.\s", re.IGNORECASE)
 _BARE_Q = re.compile(r"^Q(?:[ \t\u00a0]{2,}|\u00a0[ \t\u00a0]*)(?=\S)")
 QUESTION_LABELS = re.compile(r"^(q|question|q\d{1,3})$", re.IGNORECASE)
 ANSWER_LABELS = re.compile(r"^(a|answer|a\d{1,3})$", re.IGNORECASE)
-LIST_ITEM = re.compile(r"^([-*+•·‣▪–]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
+NUMBERED = r"\(?\d{1,3}[.)]"  # "1.", "2)", "(3)": a numbered list item's marker
+LIST_ITEM = re.compile(rf"^([-*+•·‣▪–]|{NUMBERED}|\(?[a-z][.)])\s+")
+# A whole line in bold, one span: "**How do I write a driver?**", "__Tell us about yourself.__".
+BOLD_LINE = re.compile(r"(\*\*|__)(?![*_\s])(?:(?!\1)[^\n])*?\S\1[ \t]*")
 MD_HEADING = re.compile(r"^(#{1,6})\s+")
 TABLE_ROW = re.compile(r"^\|.*\|$")
 TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")

@@ -12,6 +12,7 @@ import functools
 import re
 
 from .blocks import Block, Extracted
+from .labels import BOLD_LINE, is_question
 from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 from .text import _lines
 
@@ -127,7 +128,8 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
             b = paragraph_block(text, sp[0], sp[1], headings=False)  # Markdown marks its headings
             if re.fullmatch(r"(\s*</?[a-zA-Z][^>]*>)+\s*", text[sp[0]:sp[1]]):
                 b = Block("metadata", sp[0], sp[1], rule="HTML comment or tag")
-            if b.kind == "paragraph" and _BOLD_QUESTION.fullmatch(text, sp[0], sp[1]):
+            if b.kind == "paragraph" and BOLD_LINE.fullmatch(text, sp[0], sp[1]) and is_question(text[sp[0]:sp[1]]):
+                # "**How do I write a driver?**" alone on its line: a FAQ's question set in bold, not a heading.
                 b = Block("question", sp[0], sp[1], body_start=sp[0])  # the text below answers it
             blocks.append(b)
         elif tok.type == "tr_open" and tok.map and (sp := span(*tok.map)):
@@ -162,7 +164,7 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
         if e > s and s >= fm_end and n not in covered:
             blocks.append(Block("metadata", s, e, rule="link reference"))
     blocks.sort(key=lambda b: b.start)
-    blocks = mark_chrome(text, settle_dialogue(faq_list_items(text, blocks), text, infer_headings=False),
+    blocks = mark_chrome(text, faq_list_items(text, settle_dialogue(blocks, text, infer_headings=False)),
                          authored=True)
     if title is None:
         title = fm_title

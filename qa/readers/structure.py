@@ -12,12 +12,15 @@ import functools
 import re
 from collections import Counter
 from dataclasses import replace
+from typing import NamedTuple
 
 from .blocks import CONTENT_KINDS, Block
 from .labels import (
+    BOLD_LINE,
     CLOCK,
     LIST_ITEM,
     MD_HEADING,
+    NUMBERED,
     TABLE_ROW,
     TABLE_RULE,
     TIMESTAMP_LINE,
@@ -85,11 +88,11 @@ _DATE_ONLY = re.compile(
 )
 
 
-# Words that cannot end a heading: a line that ends on one ("It can be converted into", "The
-# output is") goes on in an example below it. Prepositions can ("Things to watch out for"), and so
-# can "who" ("Doctor Who").
+# Words that cannot end a heading: a line that ends on one ("It can be converted into", "Run
+# the") goes on in an example below it. Prepositions can ("Things to watch out for"), and so can
+# "who" ("Doctor Who") and "is" ("What it is").
 _NEEDS_MORE = frozenset("""
-a an the and or but nor that if because than into onto is are was were be been being your my our their its whose
+a an the and or but nor that if because than into onto your my our their its whose
 """.split())
 
 
@@ -163,57 +166,71 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
     return out
 
 
-# A whole line set in bold: "__Tell us about yourself.__", "**How did it start?**".
-_BOLD_LINE = re.compile(r"(\*\*|__)(?![*_\s])[^\n]*?\S\1")
+class _Entry(NamedTuple):
+    lead_end: int  # end of the question line(s)
+    answer: int | None  # start of an answer inside the item, if any
+    asks: bool
+    marked: bool  # numbered, or a lead all in bold
+
+
+# Where a list item's lead ends: at a blank line, or where a tight sub-list begins.
+_LEAD_END = re.compile(rf"\r?\n[ \t]*\r?\n\s*|\r?\n(?=[ \t]*(?:[-*+•]|{NUMBERED})[ \t])")
 
 
 def faq_list_items(text: str, blocks: list[Block]) -> list[Block]:
-    """Numbered or bulleted FAQ questions, which a reader first takes for list items.
+    """Numbered or bulleted FAQ entries, which a reader first takes for list items.
 
-    Two shapes: "1. Is zlib Y2K-compliant?" alone, with its answer in the paragraphs
-    below (plain-text FAQs); and "1. __How did you get involved?__" with the answer
-    indented inside the same item (Markdown interviews and FAQs). Such an item becomes a
-    ``question`` block, which the packer pairs with the text below it. Where two or more
-    of them ask, the document is a FAQ, and its numbered or bold entries that do not ask
-    ("4. compress() returns Z_BUF_ERROR.", "__Tell us about yourself.__") are its questions
-    too; elsewhere a bold lead that does not ask heads its answer as a heading. A list of
-    questions with nothing between them stays a list.
+    Two shapes: "1. Is zlib Y2K-compliant?" alone, with its answer in the blocks below
+    (plain-text FAQs); and "1. __How did you get involved?__" with the answer indented
+    inside the same item (Markdown interviews and FAQs), which is split in two. An entry
+    that asks and has an answer becomes a ``question`` block, which the packer pairs with
+    the text below it. Where two or more entries of a section (the blocks between two
+    headings) do so, the section is a FAQ, and its numbered or bold entries that do not ask
+    ("4. compress() returns Z_BUF_ERROR.", "__Tell us about yourself.__") or have no answer
+    are questions too. Numbered steps in other sections, and a list of questions with
+    nothing between them, stay lists.
     """
-    entries: dict[int, tuple[int, int | None, bool, bool]] = {}  # i -> (end of lead, start of answer in the item, asks, marked)
+    entries: dict[int, _Entry] = {}
+    section: dict[int, int] = {}  # block index -> its section (count of headings above)
+    n_heads = 0
     for i, b in enumerate(blocks):
+        if b.kind == "heading":
+            n_heads += 1
+        section[i] = n_heads
         if b.kind != "list_item":
             continue
         body = text[b.body:b.end]
-        brk = re.search(r"\n[ \t]*\n", body)
+        brk = _LEAD_END.search(body)
         lead = (body[:brk.start()] if brk else body).rstrip()
         if not lead or len(lead) > 300:  # a question is a line or two, not a paragraph
             continue
-        asks = is_question(lead)
-        marked = bool(_BOLD_LINE.fullmatch(lead) or re.match(r"\(?\d", text[b.start:b.body]))
-        if brk:
-            rest = b.body + brk.end()
-            entries[i] = (b.body + len(lead), rest + len(text[rest:b.end]) - len(text[rest:b.end].lstrip()), asks, marked)
-        elif i + 1 < len(blocks) and _answers(blocks[i + 1]) and not (
-                i and blocks[i - 1].kind == "list_item" and is_question(text[blocks[i - 1].body:blocks[i - 1].end])):
-            entries[i] = (b.end, None, asks, marked)
-    faq = sum(asks for _, _, asks, _ in entries.values()) >= 2
+        marked = bool(BOLD_LINE.fullmatch(lead) or re.match(NUMBERED, text[b.start:b.body]))
+        answered = bool(brk) or (i + 1 < len(blocks) and _answers(text, b, blocks[i + 1]))
+        entries[i] = _Entry(b.body + len(lead), b.body + brk.end() if brk else None, is_question(lead) and answered, marked)
+    faq = Counter(section[i] for i, e in entries.items() if e.asks)
     out: list[Block] = []
     for i, b in enumerate(blocks):
-        lead_end, answer, asks, marked = entries.get(i, (0, None, False, False))
-        if i in entries and (asks or (faq and marked)):
-            out.append(Block("question", b.start, lead_end, body_start=b.body))
-        elif i in entries and answer is not None and _BOLD_LINE.fullmatch(text, b.body, lead_end):
-            out.append(Block("heading", b.start, lead_end, body_start=b.body, level=0))
-        else:
+        e = entries.get(i)
+        in_faq = e is not None and faq[section[i]] >= 2
+        if e is None or not (e.asks or (in_faq and (e.marked or is_question(text[b.body:e.lead_end])))):
             out.append(b)
             continue
-        if answer is not None:
-            out.append(Block("paragraph", answer, b.end))
+        if e.answer is None and i and blocks[i - 1].kind == "list_item" and not in_faq \
+                and is_question(text[blocks[i - 1].body:blocks[i - 1].end]):
+            out.append(b)  # the last of a list of questions, with the text after the list below it
+            continue
+        out.append(Block("question", b.start, e.lead_end, body_start=b.body))
+        if e.answer is not None and e.answer < b.end:
+            out.append(Block("paragraph", e.answer, b.end))
     return out
 
 
-def _answers(b: Block) -> bool:
-    """Whether a block can be the start of an answer: prose, a table, or a line known only by its shape."""
+def _answers(text: str, entry: Block, b: Block) -> bool:
+    """Whether block ``b``, right after the list item ``entry``, can begin that item's answer: prose,
+    a table, a line known only by its shape, or a list of the other kind ("1. Which platforms?"
+    over "- Linux")."""
+    if b.kind == "list_item":
+        return bool(re.match(NUMBERED, text[entry.start:entry.body])) != bool(re.match(NUMBERED, text[b.start:b.body]))
     return b.kind in ("paragraph", "table_row") or (b.kind == "heading" and not b.level)
 
 

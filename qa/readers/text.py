@@ -8,6 +8,8 @@ break is, so both read the same way.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .blocks import Block, Extracted
@@ -85,6 +87,10 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
     return spans
 
 
+# "1.1 Purpose", "2.3.4 Limits": a numbered section heading, at whatever indentation.
+_SECTION_NUMBER = re.compile(r"^\d+(\.\d+)+\.?\s")
+
+
 def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
     """A short open line indented deeper than the text above it is not a heading.
 
@@ -92,18 +98,29 @@ def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
     "GET /chat HTTP/1.1", "See" under a numbered question): as a heading it would cut
     the answer it belongs to from its question and label every passage after it. "The
     text above" is the last block that is not itself such a line, so that every line of
-    an indented example is compared with the prose that introduces it.
+    an indented example is compared with the prose that introduces it. A centred line,
+    one in capitals ("CHAPTER II") and a numbered section ("1.1 Purpose") stay headings.
     """
-    def indent(pos: int) -> int:  # columns before the block's first character, a tab counting as 8
-        return len(text[text.rfind("\n", 0, pos) + 1 : pos].expandtabs(8))
+    lines = _lines(text)
+    filled = [(s, e, len(text[s - ind:s].expandtabs(8))) for s, e, ind in lines if e > s]
+    if not filled:
+        return blocks
+    indent = {s: ind for s, _, ind in filled}  # columns before each line, a tab counting as 8
+    width = float(np.percentile([e - s + ind for s, e, ind in filled], 95))
+
+    def stays(b: Block, ind: int) -> bool:
+        line = text[b.start:b.end]
+        centred = abs(ind - (width - len(line)) / 2) <= max(4.0, 0.1 * width)
+        return centred or line.isupper() or bool(_SECTION_NUMBER.match(line))
 
     out: list[Block] = []
     ref: int | None = None  # indentation of the last block that is not a line known only by its shape
     for b in blocks:
-        ind = indent(b.start)
+        ind = indent.get(b.start, 0)
         if b.kind == "heading" and not b.level:
             # Two columns at least: pasted text jitters by one ("     Differentiation: ...").
-            out.append(Block("paragraph", b.start, b.end) if ref is not None and ind >= ref + 2 else b)
+            demote = ref is not None and ind >= ref + 2 and not stays(b, ind)
+            out.append(Block("paragraph", b.start, b.end) if demote else b)
             continue
         ref = ind
         out.append(b)
@@ -128,8 +145,8 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     blocks = []
     for s, e in paragraphs(text, alone=frozenset(preset)):
         blocks.append(preset.get(s) or paragraph_block(text, s, e))
-    blocks = settle_dialogue(faq_list_items(text, blocks), text)
-    blocks = mark_chrome(text, _indented_lines_are_content(text, blocks))
+    blocks = faq_list_items(text, _indented_lines_are_content(text, settle_dialogue(blocks, text)))
+    blocks = mark_chrome(text, blocks)
     title = None
     for b in blocks:
         if b.kind == "heading":
