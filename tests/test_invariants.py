@@ -35,6 +35,10 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     # FAQ entries as list items, and lines set in from the text
     "1. Is zlib Y2K-compliant?", "2. compress() returns Z_BUF_ERROR.", "1. __How did you get involved?__\n\n    As a user.",
     "- **Note**\n\n  Careful here.", "1. **How do I install it?**\n   - step a", "        make install", "    See",
+    # chat lines, underlined headings, reStructuredText markup, mail headers, a paragraph over a rule
+    "[2018-03-26 11:00:09] <hyc> morning", "<ArticMine> hi", "Usage\n=====", "====\nFAQs\n====", "-----",
+    ".. code-block:: sh", ".. _Python: https://www.python.org/", "From: Ann <ann@example.org>\nSubject: Hello",
+    "A line of a speech\nand another one\n---",
 ]))
 SEPARATORS = st.sampled_from(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
 

@@ -307,6 +307,55 @@ def test_centred_capitals_numbered_sections_and_cr_only_text_keep_their_headings
     assert {"Installation", "Who we are"} <= {p.section for p in ps}
 
 
+def test_a_chat_log_reads_as_turns():
+    # IRC-style "[time] <nick> message" lines: turns of their speakers, short ones too; join lines are not headings.
+    text = ("[2018-03-26 10:58:00] <suraeNoether> good morning everyone. meeting in a few minutes.\n"
+            "[2018-03-26 11:00:09] <hyc> morning\n"
+            "[2018-03-26 11:00:47] → rex4539 joined (~textual@ppp-2-87-183-80.home.otenet.gr\n"
+            "[2018-03-26 11:01:02] <ArticMine> hi\n"
+            "[2018-03-26 11:02:58] <suraeNoether> Sarang is en route from an airport and will miss the meeting.\n"
+            "[2018-03-26 11:03:30] <rehrar> was he presenting at that conference?\n"
+            "[2018-03-26 11:03:38] <suraeNoether> yes, that's why he's en route\n")
+    _, ps = passages_of("meeting.log.txt", text.encode())
+    assert all(p.section is None for p in ps) and {p.kind for p in ps} <= {"turn", "answer"}
+    assert ps[0].speaker == "suraeNoether" and any("<hyc> morning" in p.text for p in ps)
+    assert find_label("<div> some markup") is None  # markup in a text file is not a nick
+
+
+def test_underlined_headings_directives_and_mail_headers_in_plain_text():
+    text = ("====\nFAQs\n====\n\n.. contents:: Table of Contents\n\nInstalling\n==========\n\n"
+            "How do I install pyftpdlib?\n---------------------------\n\n.. code-block:: sh\n\n"
+            "    $ python3 -m pip install pyftpdlib\n    # the wheel is pure Python\n\n"
+            "Which Python versions are compatible?\n-------------------------------------\n\n"
+            "Anything above 3.8 should be good to go.\n\n.. _`install instructions`: install.html\n"
+            ".. _Python: https://www.python.org/\n")
+    doc, ps = passages_of("faqs.txt", text.encode())
+    assert doc.title == "FAQs"
+    assert [(p.section, p.question) for p in ps] == [("Installing", "How do I install pyftpdlib?"),
+                                                    ("Installing", "Which Python versions are compatible?")]
+    assert "pip install" in ps[0].text and "code-block" not in " ".join(p.text for p in ps)
+    assert "install.html" not in " ".join(p.text for p in ps)  # link targets are markup
+    mail = ("From:\tJunio C Hamano <gitster@pobox.com>\nTo:\tgit@vger.kernel.org\n"
+            "Subject: Re: sending changesets from the middle of a git tree\nDate:\tSun, 14 Aug 2005 18:37:39 -0700\n"
+            "Abstract: In this article, JC talks about how he rebases\n the public branch.\n\n"
+            "Exactly my feeling.  I was sort of waiting for Catalin to speak up about it.\n")
+    doc, ps = passages_of("mail.txt", mail.encode())
+    assert doc.title == "Re: sending changesets from the middle of a git tree"
+    assert [p.text for p in ps] == ["Exactly my feeling.  I was sort of waiting for Catalin to speak up about it."]
+    # "Q:" and "A:" lines at the top are a dialogue, not headers.
+    _, ps = passages_of("qa.txt", b"Q: Is it free?\nA: Yes, for everyone who asks.\n")
+    assert ps and ps[0].question == "Is it free?"
+
+
+def test_a_paragraph_over_a_rule_in_markdown_is_text():
+    # CommonMark reads a paragraph followed by "---" as one setext heading; its lines are content.
+    speech = "\n".join(f"Line {i} of the speech, which goes on for a while about the space programme." for i in range(8))
+    doc, ps = passages_of("speech.md", f"# The dedication speech\n\n{speech}\n---\n\nA note after the rule.\n".encode())
+    assert doc.title == "The dedication speech" and all(f"Line {i} of" in " ".join(p.text for p in ps) for i in range(8))
+    doc, ps = passages_of("doc.md", b"Usage\n-----\n\nRun it with no arguments to see the help text.\n")
+    assert doc.title == "Usage" and ps[0].section is None and ps[0].text.startswith("Run it")
+
+
 def test_markdown_quotes_are_kept_and_admonition_fences_set_aside():
     text = ("# Release notes\n\nThe new version ships today with a faster parser.\n\n"
             "> The alias will be removed in a future major version.\n> Plan the move now.\n\n"

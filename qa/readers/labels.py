@@ -31,6 +31,14 @@ _LABEL = re.compile(
 )
 # "[Speaker 3] [00:24] I had a question": a bracketed name, then a clock; no colon.
 _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
+# "[2018-03-26 11:00:33] <endogenic> o/ hyc", "[12:01] <nick> text", "<nick> text": a chat log
+# (IRC, Matrix bridges). The angle brackets mark the name, which may be in lower case.
+_CHAT_LABEL = re.compile(
+    r"^(?:\[?(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}(?::\d{2}){1,2}\]?[ \t]+)?"
+    r"<(?P<label>[@+%&~]?[^<>\s@+%&~][^<>\s]{0,31})>[ \t]+(?=\S)")
+# "<div> text" in a text file is markup, not a nick (a chat line with a time before it is a nick).
+_HTML_TAGS = frozenset("a b i u p br hr em li ol ul dl dt dd tr td th div span code pre img table strong small "
+                       "html head body script style h1 h2 h3 h4 h5 h6".split())
 _HONORIFIC = re.compile(rf"^(?:{_TITLES})\.\s", re.IGNORECASE)
 # "Q    Thanks, Jen.": a reporter's question in official transcripts, with no colon after the Q.
 _BARE_Q = re.compile(r"^Q(?:[ \t\u00a0]{2,}|\u00a0[ \t\u00a0]*)(?=\S)")
@@ -63,6 +71,16 @@ class Label:
     body: int
 
 
+def is_chat_line(paragraph: str) -> bool:
+    """Whether ``paragraph`` opens like a line of a chat log ("[12:01] <nick> hi")."""
+    c = _CHAT_LABEL.match(paragraph)
+    return bool(c) and (c.group("label").lower() not in _HTML_TAGS or c.start("label") > 1)
+
+
+# "[2018-03-26 11:25:18] ⇐ nick quit", "[12:01] * nick waves": a log line stamped with its time.
+STAMPED = re.compile(r"^\[(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}(?::\d{2})?\]")
+
+
 def find_label(paragraph: str) -> Label | None:
     """The speaker or Q/A label that opens ``paragraph``, if any.
 
@@ -74,6 +92,9 @@ def find_label(paragraph: str) -> Label | None:
         name = b.group("label").strip()
         if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
             return Label(name, _role(name), b.end())
+    if is_chat_line(paragraph):
+        c = _CHAT_LABEL.match(paragraph)
+        return Label(c.group("label").lstrip("@+%&~"), "speaker", c.end())
     if q := _BARE_Q.match(paragraph):
         return Label("Q", "question", q.end())
     m = _LABEL.match(paragraph)

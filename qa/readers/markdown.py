@@ -12,7 +12,7 @@ import functools
 import re
 
 from .blocks import Block, Extracted
-from .labels import BOLD_LINE, is_question
+from .labels import BOLD_LINE, is_question, words
 from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 from .text import _lines
 
@@ -116,10 +116,18 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                     blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
                     blocks.append(Block("metadata", end, sp[1], rule="heading id"))
                     continue
-            else:  # a setext heading: the text line, then its === or --- underline
-                body_start, end = sp[0], sp[0] + len(src.split("\n", 1)[0].rstrip())
-                blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
-                under = sp[0] + len(src.split("\n", 1)[0]) + 1
+            else:  # a setext heading: the text line(s), then its === or --- underline
+                rows = src.split("\n")
+                under = sp[0] + len(src) - len(rows[-1])
+                under += len(rows[-1]) - len(rows[-1].lstrip())
+                end = sp[0] + len("\n".join(rows[:-1]).rstrip())
+                if len(rows) > 2 or len(words(text[sp[0]:end])) > 20:
+                    # A whole paragraph over a "---" is, for CommonMark, one heading; for its writer,
+                    # text above a rule. Kept as text, so nothing in it is lost.
+                    blocks.append(paragraph_block(text, sp[0], end, headings=False))
+                    blocks.append(Block("metadata", under, sp[1], rule="horizontal rule"))
+                    continue
+                blocks.append(Block("heading", sp[0], end, body_start=sp[0], level=level))
                 if under < sp[1]:
                     blocks.append(Block("metadata", under, sp[1], rule="heading underline"))
                 continue

@@ -21,11 +21,13 @@ from .labels import (
     LIST_ITEM,
     MD_HEADING,
     NUMBERED,
+    STAMPED,
     TABLE_ROW,
     TABLE_RULE,
     TIMESTAMP_LINE,
     ends_open,
     find_label,
+    is_chat_line,
     is_question,
     words,
 )
@@ -129,7 +131,7 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
     # "The latest FAQ is at http://zlib.net/zlib_faq.html" and "It can be converted into" (above an
     # example) end open too, but a heading has no address in it and does not end on a word like "the".
     if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160 \
-            and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE:
+            and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE and not STAMPED.match(para):
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
     return Block("paragraph", start, end)
 
@@ -148,7 +150,8 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
     """
     def spoken(b: Block) -> bool:  # the body reads as something said, not as a headline
         body = text[b.body:b.end] if text is not None else "."
-        return not ends_open(body) or len(words(body)) >= 10
+        # In a chat log, "<nick> hi" is said, however short.
+        return not ends_open(body) or len(words(body)) >= 10 or (text is not None and is_chat_line(text[b.start:b.end]))
 
     said = Counter(b.label for b in blocks if b.kind == "turn" and spoken(b))
     dialogue = any(n >= 2 for n in said.values())

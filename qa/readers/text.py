@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from .blocks import Block, Extracted
-from .labels import LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, find_label
+from .labels import LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, ends_open, find_label, words
 from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 
 
@@ -110,19 +110,23 @@ def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
 
     def stays(b: Block, ind: int) -> bool:
         line = text[b.start:b.end]
-        centred = abs(ind - (width - len(line)) / 2) <= max(4.0, 0.1 * width)
+        centred = ind >= 8 and abs(ind - (width - len(line)) / 2) <= max(4.0, 0.1 * width)
         return centred or line.isupper() or bool(_SECTION_NUMBER.match(line))
 
     out: list[Block] = []
     ref: int | None = None  # indentation of the last block that is not a line known only by its shape
     for b in blocks:
         ind = indent.get(b.start, 0)
-        if b.kind == "heading" and not b.level:
+        if b.kind == "heading":  # by its shape, or a "# comment" in an indented example
             # Two columns at least: pasted text jitters by one ("     Differentiation: ...").
             demote = ref is not None and ind >= ref + 2 and not stays(b, ind)
             out.append(Block("paragraph", b.start, b.end) if demote else b)
             continue
-        ref = ind
+        # Lines set in as deep (an example's output) do not move the margin the next lines are
+        # compared with; prose does (ten words or more, closed like a sentence).
+        para = text[b.start:b.end]
+        if ref is None or ind < ref + 2 or (len(words(para)) >= 10 and not ends_open(para)):
+            ref = ind
         out.append(b)
     return out
 
@@ -142,9 +146,19 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
         The :class:`Extracted` text with its blocks.
     """
     preset = preset or {}
-    blocks = []
-    for s, e in paragraphs(text, alone=frozenset(preset)):
-        blocks.append(preset.get(s) or paragraph_block(text, s, e))
+    head_end, subject = _mail_headers(text) if not pages else (0, None)
+    blocks = [Block("metadata", 0, head_end, rule="mail headers")] if head_end else []
+    spans = [(s, e) for s, e in paragraphs(text, alone=frozenset(preset)) if e > head_end]
+    underlined = _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
+    for s, e in spans:
+        if s in preset:
+            blocks.append(preset[s])
+        elif s in underlined:  # the heading, and its rule when one paragraph holds both
+            blocks.extend(underlined[k] for k in sorted(underlined) if s <= k < e)
+        elif _DIRECTIVE.match(text, s):
+            blocks.extend(_directive(text, s, e))
+        else:
+            blocks.append(paragraph_block(text, s, e))
     blocks = faq_list_items(text, _indented_lines_are_content(text, settle_dialogue(blocks, text)))
     blocks = mark_chrome(text, blocks)
     title = None
@@ -154,4 +168,105 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             break
         if b.kind not in ("chrome", "metadata"):
             break
-    return Extracted(text, tuple(blocks), title=title, pages=pages, format=fmt)
+    return Extracted(text, tuple(blocks), title=title or subject, pages=pages, format=fmt)
+
+
+# An e-mail's or a news post's header lines: "From:", "Subject:", "Date:" ... (RFC 5322).
+_MAIL_KEYS = frozenset("from to cc bcc subject date reply-to sender message-id in-reply-to references "
+                       "content-type content-transfer-encoding mime-version organization newsgroups".split())
+_HEADER_LINE = re.compile(r"([A-Za-z][\w-]{0,30}):[ \t]")
+
+
+def _mail_headers(text: str) -> tuple[int, str | None]:
+    """End of a block of mail headers that opens the text (0 if none), and its Subject.
+
+    Two or more known header names from the first line on; lines that start with white
+    space continue the header above (folded headers), and other "Name:" lines are
+    headers too once the block has begun. A blank line ends it.
+    """
+    pos, known, subject = 0, 0, None
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        if not body.strip():
+            break
+        m = _HEADER_LINE.match(body)
+        if m:
+            key = m.group(1).lower()
+            if key in _MAIL_KEYS:
+                known += 1
+                if key == "subject":
+                    subject = body[m.end():].strip() or None
+            elif not known:
+                return 0, None
+        elif not (known and body[:1] in " \t"):
+            return 0, None
+        pos += len(line)
+    return (len(text[:pos].rstrip()), subject) if known >= 2 else (0, None)
+
+
+# A heading underlined (and perhaps overlined) by one repeated mark: reStructuredText, Setext, plain text.
+_RULE = re.compile(r"([=\-~^*#+`'\".:_])\1{2,}")
+# ".. code-block:: sh", ".. contents:: Table of Contents", ".. _Python: https://...": reStructuredText markup.
+_DIRECTIVE = re.compile(r"\.\. (?:[\w-]+::|_[^:\n]+:|\|[^|\n]+\|)")
+
+
+def _underlined_headings(text: str, spans: list[tuple[int, int]]) -> dict[int, Block]:
+    """Headings marked by a rule on the next line ("Usage" over "=====") or on the lines above and
+    below ("====" "FAQs" "===="), and those rules, by start offset.
+
+    Levels follow the order in which the styles first appear, as reStructuredText's do.
+    """
+    def one_line(i: int) -> bool:
+        return 0 <= i < len(spans) and "\n" not in text[spans[i][0]:spans[i][1]]
+
+    def rule(i: int) -> str | None:
+        return text[spans[i][0]] if one_line(i) and _RULE.fullmatch(text, *spans[i]) else None
+
+    def next_line(i: int) -> bool:  # span i + 1 starts on the line right after span i
+        gap = text[spans[i][1]:spans[i + 1][0]]
+        return gap.count("\n") == 1 and not gap.strip()
+
+    out: dict[int, Block] = {}
+    styles: list[str] = []
+
+    def level(style: str) -> int:
+        if style not in styles:
+            styles.append(style)
+        return min(6, styles.index(style) + 1)
+
+    for i in range(len(spans)):
+        s, e = spans[i]
+        rows = text[s:e].split("\n")
+        if len(rows) == 2 and _RULE.fullmatch(rows[1].strip()) and not _RULE.fullmatch(rows[0].strip()) \
+                and 0 < len(words(rows[0])) <= 20 and len(rows[1].strip()) >= 0.6 * len(rows[0].strip()):
+            # A title long enough to fill the wrap width is joined with its rule into one paragraph.
+            head_end = s + len(rows[0].rstrip())
+            rule_start = s + len(rows[0]) + 1 + len(rows[1]) - len(rows[1].lstrip())
+            out[s] = Block("heading", s, head_end, level=level(rows[1].strip()[0]))
+            out[rule_start] = Block("metadata", rule_start, e, rule="heading underline")
+            continue
+        if i + 1 >= len(spans) or not one_line(i) or rule(i) or spans[i][0] in out:
+            continue
+        s, e = spans[i]
+        if words(text[s:e]) and len(words(text[s:e])) <= 20 and rule(i + 1) and next_line(i) \
+                and spans[i + 1][1] - spans[i + 1][0] >= 0.6 * (e - s):
+            over = i > 0 and rule(i - 1) == rule(i + 1) and next_line(i - 1) and spans[i - 1][0] not in out
+            out[s] = Block("heading", s, e, level=level(("over" if over else "") + rule(i + 1)))
+            out[spans[i + 1][0]] = Block("metadata", *spans[i + 1], rule="heading underline")
+            if over:
+                out[spans[i - 1][0]] = Block("metadata", *spans[i - 1], rule="heading overline")
+    return out
+
+
+def _directive(text: str, start: int, end: int) -> list[Block]:
+    """A reStructuredText directive's line, set aside as markup, and whatever follows it in its
+    paragraph; a paragraph of link targets (".. _Python: https://...") is markup as a whole."""
+    if all(_DIRECTIVE.match(line.strip()) for line in text[start:end].split("\n")):
+        return [Block("metadata", start, end, rule="directive")]
+    first = text.find("\n", start, end)
+    first = end if first < 0 else first
+    out = [Block("metadata", start, start + len(text[start:first].rstrip()), rule="directive")]
+    rest = first + 1
+    if rest < end and text[rest:end].strip():
+        out.append(paragraph_block(text, rest + len(text[rest:end]) - len(text[rest:end].lstrip()), end))
+    return out
