@@ -347,6 +347,17 @@ def test_underlined_headings_directives_and_mail_headers_in_plain_text():
     assert ps and ps[0].question == "Is it free?"
 
 
+def test_release_notes_versions_are_not_a_list_of_headlines_and_times():
+    # At the end of a page, "headline, time" pairs are a news list (chrome); "change, version" pairs are
+    # release notes (an HTML page's, as its extractor writes them), and they are content.
+    text = ("# Release notes\n\nAll the history of the plugin can be found here, newest first, with every change listed.\n\n"
+            + "\n\n".join(f"- Fix Fixed bug number {i} in the overlay.\n\n1.0.{i - 1}" for i in range(5, 0, -1))
+            + "\n\n- New First release.\n")
+    doc, ps = passages_of("notes.md", text.encode())
+    assert not [b for b in doc.blocks if b.kind == "chrome"]
+    assert all(f"bug number {i} " in " ".join(p.text for p in ps) for i in range(1, 6))
+
+
 def test_a_paragraph_over_a_rule_in_markdown_is_text():
     # CommonMark reads a paragraph followed by "---" as one setext heading; its lines are content.
     speech = "\n".join(f"Line {i} of the speech, which goes on for a while about the space programme." for i in range(8))

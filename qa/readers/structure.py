@@ -98,6 +98,9 @@ a an the and or but nor that if because than into onto your my our their its who
 """.split())
 
 
+_VERSION = re.compile(r"v?\d+(\.\d+){1,3}")
+
+
 def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, headings: bool = True) -> Block:
     """The block for one paragraph ``text[start:end]``, by its shape.
 
@@ -447,7 +450,9 @@ def _drop_link_lists(text: str, out: list[Block], drop) -> None:
 
     def is_time(b: Block) -> bool:
         s = _text(text, b).strip()
-        return bool(_DATE_ONLY.match(s)) and len(s) <= 40
+        # "04-16 11:30", "2024/03/03", "March 3, 2024", but not a version number ("1.0.3"): a
+        # release-notes page alternates versions and changes, and that is its content.
+        return bool(_DATE_ONLY.match(s)) and len(s) <= 40 and not _VERSION.fullmatch(s)
 
     i = 0
     while i < len(out) - 1:
