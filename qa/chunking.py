@@ -233,8 +233,9 @@ def _has_content_below(blocks: list[Block], i: int) -> bool:
 
 
 def is_indexed_metadata(block: Block) -> bool:
-    """Whether a metadata block is indexed all the same: a byline answers "who wrote it, and when"."""
-    return block.kind == "metadata" and block.rule == "byline"
+    """Whether a metadata block is indexed all the same: a byline, or a mail's headers, answers
+    "who wrote it, and when"."""
+    return block.kind == "metadata" and block.rule in ("byline", "mail headers")
 
 
 def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = MAX_CHARS) -> list[Passage]:

@@ -341,7 +341,9 @@ def test_underlined_headings_directives_and_mail_headers_in_plain_text():
             "Exactly my feeling.  I was sort of waiting for Catalin to speak up about it.\n")
     doc, ps = passages_of("mail.txt", mail.encode())
     assert doc.title == "Re: sending changesets from the middle of a git tree"
-    assert [p.text for p in ps] == ["Exactly my feeling.  I was sort of waiting for Catalin to speak up about it."]
+    # The headers are a small passage of their own, as a byline is: they say who wrote it, and when.
+    assert [p.text for p in ps][1:] == ["Exactly my feeling.  I was sort of waiting for Catalin to speak up about it."]
+    assert "Sun, 14 Aug 2005" in ps[0].text and ps[0].section is None
     # "Q:" and "A:" lines at the top are a dialogue, not headers.
     _, ps = passages_of("qa.txt", b"Q: Is it free?\nA: Yes, for everyone who asks.\n")
     assert ps and ps[0].question == "Is it free?"
