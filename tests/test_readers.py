@@ -320,6 +320,7 @@ def test_a_chat_log_reads_as_turns():
     assert all(p.section is None for p in ps) and {p.kind for p in ps} <= {"turn", "answer"}
     assert ps[0].speaker == "suraeNoether" and any("<hyc> morning" in p.text for p in ps)
     assert find_label("<div> some markup") is None  # markup in a text file is not a nick
+    assert find_label("<https://ietf.org/x> has the archive") is None and find_label("<ann@example.org> wrote:") is None
 
 
 def test_underlined_headings_directives_and_mail_headers_in_plain_text():
@@ -342,8 +343,25 @@ def test_underlined_headings_directives_and_mail_headers_in_plain_text():
     doc, ps = passages_of("mail.txt", mail.encode())
     assert doc.title == "Re: sending changesets from the middle of a git tree"
     # The headers are a small passage of their own, as a byline is: they say who wrote it, and when.
-    assert [p.text for p in ps][1:] == ["Exactly my feeling.  I was sort of waiting for Catalin to speak up about it."]
-    assert "Sun, 14 Aug 2005" in ps[0].text and ps[0].section is None
+    # "Abstract:" is not a header field: it and what follows are text.
+    assert "Sun, 14 Aug 2005" in ps[0].text and "Abstract" not in ps[0].text and ps[0].section is None
+    assert "Abstract: In this article" in ps[1].text and "Exactly my feeling." in ps[-1].text
+    # Without a From or a Subject, "Date:" and "To:" lines over a dialogue are not mail headers.
+    dialogue = "Date: 12 March 2024\nTo: Project team\n" + "Alice: We should ship this week.\nBob: The tests fail.\n" * 2
+    doc, _ = passages_of("minutes.txt", dialogue.encode())
+    assert not [b for b in doc.blocks if b.kind == "metadata"] and sum(b.kind == "turn" for b in doc.blocks) == 4
+    # A directive's own text is content; only its marker (and a markup directive's line) is set aside.
+    doc, ps = passages_of("notes.txt", b".. warning:: Do not run the installer as root.\n\n.. toctree::\n   :maxdepth: 2\n\nDone.\n")
+    assert "Do not run the installer as root." in " ".join(p.text for p in ps)
+    assert [b.rule for b in doc.blocks if b.kind == "metadata"] == ["directive", "directive"]
+    # A sentence over a rule is not a heading; a heading over one is, with CR-only line ends too.
+    doc, ps = passages_of("report.txt", ("Intro line.\n\nThe meeting went well and everybody agreed on the plan.\n"
+                                         + "=" * 55 + "\n\nNext steps follow.\n").encode())
+    assert doc.title is None and any("everybody agreed" in p.text for p in ps)
+    doc, _ = passages_of("cr.txt", b"Intro\r\rSome text that runs on here.\r\rUsage\r=====\r\rRun it.\r")
+    assert [(b.kind, b.level) for b in doc.blocks if b.kind == "heading"][-1] == ("heading", 1)
+    doc, _ = passages_of("cr.md", b"Install\r=======\r\rRun make install.\r")
+    assert doc.title == "Install"
     # "Q:" and "A:" lines at the top are a dialogue, not headers.
     _, ps = passages_of("qa.txt", b"Q: Is it free?\nA: Yes, for everyone who asks.\n")
     assert ps and ps[0].question == "Is it free?"

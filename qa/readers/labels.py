@@ -35,10 +35,12 @@ _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][
 # (IRC, Matrix bridges). The angle brackets mark the name, which may be in lower case.
 _CHAT_LABEL = re.compile(
     r"^(?:\[?(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}(?::\d{2}){1,2}\]?[ \t]+)?"
-    r"<(?P<label>[@+%&~]?[^<>\s@+%&~][^<>\s]{0,31})>[ \t]+(?=\S)")
+    # A nick is IRC's letters, digits and []\\`_^{|}- (not an address: "<https://...>", "<ann@example.org>").
+    r"<(?P<label>[@+%&~]?[A-Za-z\[\]\\`_^{|}][\w\[\]\\`^{|}-]{0,31})>[ \t]+(?=\S)")
 # "<div> text" in a text file is markup, not a nick (a chat line with a time before it is a nick).
 _HTML_TAGS = frozenset("a b i u p br hr em li ol ul dl dt dd tr td th div span code pre img table strong small "
-                       "html head body script style h1 h2 h3 h4 h5 h6".split())
+                       "html head body script style h1 h2 h3 h4 h5 h6 title option select label input button form "
+                       "section nav header footer main article aside".split())
 _HONORIFIC = re.compile(rf"^(?:{_TITLES})\.\s", re.IGNORECASE)
 # "Q    Thanks, Jen.": a reporter's question in official transcripts, with no colon after the Q.
 _BARE_Q = re.compile(r"^Q(?:[ \t\u00a0]{2,}|\u00a0[ \t\u00a0]*)(?=\S)")

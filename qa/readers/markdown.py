@@ -117,10 +117,9 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
                     blocks.append(Block("metadata", end, sp[1], rule="heading id"))
                     continue
             else:  # a setext heading: the text line(s), then its === or --- underline
-                rows = src.split("\n")
-                under = sp[0] + len(src) - len(rows[-1])
-                under += len(rows[-1]) - len(rows[-1].lstrip())
-                end = sp[0] + len("\n".join(rows[:-1]).rstrip())
+                rows = re.split(r"\r\n|\r|\n", src)
+                under = sp[0] + len(src) - len(rows[-1].lstrip())
+                end = sp[0] + len(src[: len(src) - len(rows[-1])].rstrip())
                 if len(rows) > 2 or len(words(text[sp[0]:end])) > 20:
                     # A whole paragraph over a "---" is, for CommonMark, one heading; for its writer,
                     # text above a rule. Kept as text, so nothing in it is lost.

@@ -99,6 +99,7 @@ a an the and or but nor that if because than into onto your my our their its who
 
 
 _VERSION = re.compile(r"v?\d+(\.\d+){1,3}")
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.(\d{2}|\d{4})")  # "03.03.2024": a date, not a version
 
 
 def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, headings: bool = True) -> Block:
@@ -452,7 +453,7 @@ def _drop_link_lists(text: str, out: list[Block], drop) -> None:
         s = _text(text, b).strip()
         # "04-16 11:30", "2024/03/03", "March 3, 2024", but not a version number ("1.0.3"): a
         # release-notes page alternates versions and changes, and that is its content.
-        return bool(_DATE_ONLY.match(s)) and len(s) <= 40 and not _VERSION.fullmatch(s)
+        return bool(_DATE_ONLY.match(s)) and len(s) <= 40 and not (_VERSION.fullmatch(s) and not _DOTTED_DATE.fullmatch(s))
 
     i = 0
     while i < len(out) - 1:

@@ -148,13 +148,15 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     preset = preset or {}
     head_end, subject = _mail_headers(text) if not pages else (0, None)
     blocks = [Block("metadata", 0, head_end, rule="mail headers")] if head_end else []
-    spans = [(s, e) for s, e in paragraphs(text, alone=frozenset(preset)) if e > head_end]
+    # A paragraph that runs on past the headers (no blank line after them) starts where they end.
+    spans = [(max(s, head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip())) if s < head_end else s, e)
+             for s, e in paragraphs(text, alone=frozenset(preset)) if e > head_end]
     underlined = _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
     for s, e in spans:
         if s in preset:
             blocks.append(preset[s])
         elif s in underlined:  # the heading, and its rule when one paragraph holds both
-            blocks.extend(underlined[k] for k in sorted(underlined) if s <= k < e)
+            blocks.extend(underlined[s])
         elif _DIRECTIVE.match(text, s):
             blocks.extend(_directive(text, s, e))
         else:
@@ -180,53 +182,58 @@ _HEADER_LINE = re.compile(r"([A-Za-z][\w-]{0,30}):[ \t]")
 def _mail_headers(text: str) -> tuple[int, str | None]:
     """End of a block of mail headers that opens the text (0 if none), and its Subject.
 
-    Two or more known header names from the first line on; lines that start with white
-    space continue the header above (folded headers), and other "Name:" lines are
-    headers too once the block has begun. A blank line ends it.
+    From the first line on: known header names, a From or a Subject among them and two at
+    least; lines that start with white space continue the header above (folded headers);
+    other names count when they read as header fields ("X-Mailer:", "Content-Language:").
+    The block ends at a blank line or at the first line that is none of these, so that
+    "Abstract: In this article ..." or "Alice: We should ship" stays text.
     """
-    pos, known, subject = 0, 0, None
+    pos, keys, subject = 0, set(), None
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        if not body.strip():
-            break
         m = _HEADER_LINE.match(body)
-        if m:
-            key = m.group(1).lower()
-            if key in _MAIL_KEYS:
-                known += 1
-                if key == "subject":
-                    subject = body[m.end():].strip() or None
-            elif not known:
-                return 0, None
-        elif not (known and body[:1] in " \t"):
-            return 0, None
+        if m and (key := m.group(1).lower()) in _MAIL_KEYS:
+            keys.add(key)
+            if key == "subject":
+                subject = body[m.end():].strip() or None
+        elif not ((m and keys and ("-" in key or key.startswith("x-"))) or (keys and body[:1] in " \t" and body.strip())):
+            break
         pos += len(line)
-    return (len(text[:pos].rstrip()), subject) if known >= 2 else (0, None)
+    if len(keys) < 2 or not keys & {"from", "subject"}:
+        return 0, None
+    return len(text[:pos].rstrip()), subject
 
 
 # A heading underlined (and perhaps overlined) by one repeated mark: reStructuredText, Setext, plain text.
 _RULE = re.compile(r"([=\-~^*#+`'\".:_])\1{2,}")
 # ".. code-block:: sh", ".. contents:: Table of Contents", ".. _Python: https://...": reStructuredText markup.
 _DIRECTIVE = re.compile(r"\.\. (?:[\w-]+::|_[^:\n]+:|\|[^|\n]+\|)")
+_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE = re.compile(r"[^\r\n]+")
 
 
-def _underlined_headings(text: str, spans: list[tuple[int, int]]) -> dict[int, Block]:
+def _underlined_headings(text: str, spans: list[tuple[int, int]]) -> dict[int, list[Block]]:
     """Headings marked by a rule on the next line ("Usage" over "=====") or on the lines above and
-    below ("====" "FAQs" "===="), and those rules, by start offset.
+    below ("====" "FAQs" "===="), and those rules: the blocks of each such paragraph, by its start.
 
-    Levels follow the order in which the styles first appear, as reStructuredText's do.
+    Levels follow the order in which the styles first appear, as reStructuredText's do. A line
+    closed like a sentence over a rule is a sentence above a rule, not a heading.
     """
     def one_line(i: int) -> bool:
-        return 0 <= i < len(spans) and "\n" not in text[spans[i][0]:spans[i][1]]
+        return 0 <= i < len(spans) and not _BREAK.search(text, spans[i][0], spans[i][1])
+
+    def titled(line: str) -> bool:  # a heading's words: not a sentence closed by "." or ";"
+        n = len(words(line))
+        return 0 < n <= 20 and not (n >= 6 and line.rstrip().endswith((".", ";")))
 
     def rule(i: int) -> str | None:
         return text[spans[i][0]] if one_line(i) and _RULE.fullmatch(text, *spans[i]) else None
 
     def next_line(i: int) -> bool:  # span i + 1 starts on the line right after span i
         gap = text[spans[i][1]:spans[i + 1][0]]
-        return gap.count("\n") == 1 and not gap.strip()
+        return len(_BREAK.findall(gap)) == 1 and not gap.strip()
 
-    out: dict[int, Block] = {}
+    out: dict[int, list[Block]] = {}
     styles: list[str] = []
 
     def level(style: str) -> int:
@@ -236,37 +243,53 @@ def _underlined_headings(text: str, spans: list[tuple[int, int]]) -> dict[int, B
 
     for i in range(len(spans)):
         s, e = spans[i]
-        rows = text[s:e].split("\n")
+        rows = _BREAK.split(text[s:e])
         if len(rows) == 2 and _RULE.fullmatch(rows[1].strip()) and not _RULE.fullmatch(rows[0].strip()) \
-                and 0 < len(words(rows[0])) <= 20 and len(rows[1].strip()) >= 0.6 * len(rows[0].strip()):
+                and titled(rows[0]) and len(rows[1].strip()) >= 0.6 * len(rows[0].strip()):
             # A title long enough to fill the wrap width is joined with its rule into one paragraph.
-            head_end = s + len(rows[0].rstrip())
-            rule_start = s + len(rows[0]) + 1 + len(rows[1]) - len(rows[1].lstrip())
-            out[s] = Block("heading", s, head_end, level=level(rows[1].strip()[0]))
-            out[rule_start] = Block("metadata", rule_start, e, rule="heading underline")
+            rule_start = e - len(rows[1].lstrip())
+            out[s] = [Block("heading", s, s + len(rows[0].rstrip()), level=level(rows[1].strip()[0])),
+                      Block("metadata", rule_start, e, rule="heading underline")]
             continue
-        if i + 1 >= len(spans) or not one_line(i) or rule(i) or spans[i][0] in out:
+        if i + 1 >= len(spans) or not one_line(i) or rule(i) or s in out:
             continue
-        s, e = spans[i]
-        if words(text[s:e]) and len(words(text[s:e])) <= 20 and rule(i + 1) and next_line(i) \
-                and spans[i + 1][1] - spans[i + 1][0] >= 0.6 * (e - s):
+        if titled(text[s:e]) and rule(i + 1) and next_line(i) and spans[i + 1][1] - spans[i + 1][0] >= 0.6 * (e - s):
             over = i > 0 and rule(i - 1) == rule(i + 1) and next_line(i - 1) and spans[i - 1][0] not in out
-            out[s] = Block("heading", s, e, level=level(("over" if over else "") + rule(i + 1)))
-            out[spans[i + 1][0]] = Block("metadata", *spans[i + 1], rule="heading underline")
+            out[s] = [Block("heading", s, e, level=level(("over" if over else "") + rule(i + 1)))]
+            out[spans[i + 1][0]] = [Block("metadata", *spans[i + 1], rule="heading underline")]
             if over:
-                out[spans[i - 1][0]] = Block("metadata", *spans[i - 1], rule="heading overline")
+                out[spans[i - 1][0]] = [Block("metadata", *spans[i - 1], rule="heading overline")]
     return out
 
 
 def _directive(text: str, start: int, end: int) -> list[Block]:
-    """A reStructuredText directive's line, set aside as markup, and whatever follows it in its
-    paragraph; a paragraph of link targets (".. _Python: https://...") is markup as a whole."""
-    if all(_DIRECTIVE.match(line.strip()) for line in text[start:end].split("\n")):
-        return [Block("metadata", start, end, rule="directive")]
-    first = text.find("\n", start, end)
-    first = end if first < 0 else first
-    out = [Block("metadata", start, start + len(text[start:first].rstrip()), rule="directive")]
-    rest = first + 1
-    if rest < end and text[rest:end].strip():
-        out.append(paragraph_block(text, rest + len(text[rest:end]) - len(text[rest:end].lstrip()), end))
-    return out
+    """A reStructuredText directive's marker (".. note::") set aside as markup, and its text kept:
+    ".. warning:: Do not run it as root." says something. Directives that only place or
+    format something (``code-block``, ``image``, ``toctree``, ...) and link targets
+    (".. _Python: https://...") are markup as a whole line."""
+    out: list[Block] = []
+    for line in _LINE.finditer(text, start, end):
+        a = line.start() + len(line.group()) - len(line.group().lstrip())
+        b = line.start() + len(line.group().rstrip())
+        if b <= a:
+            continue
+        m = _DIRECTIVE.match(text, a, b)
+        if m is None:  # an option (":maxdepth: 2") or the directive's text, on the lines after it
+            if out and out[-1].kind == "paragraph":
+                out[-1] = Block("paragraph", out[-1].start, b)
+            else:
+                out.append(Block("paragraph", a, b))
+            continue
+        name = m.group().strip(". :")
+        whole = name.startswith(("_", "|")) or name in _MARKUP_DIRECTIVES
+        body = m.end() + len(text[m.end():b]) - len(text[m.end():b].lstrip())
+        out.append(Block("metadata", a, b if whole or body >= b else m.end(), rule="directive"))
+        if not whole and body < b:
+            out.append(Block("paragraph", body, b))
+    return [paragraph_block(text, x.start, x.end) if x.kind == "paragraph" else x for x in out]
+
+
+# Directives that only place, include or format something: their arguments are not text.
+_MARKUP_DIRECTIVES = frozenset("code-block code sourcecode literalinclude include image figure toctree contents "
+                               "raw highlight index only tabularcolumns csv-table list-table table math "
+                               "automodule autoclass autofunction currentmodule module".split())
