@@ -33,8 +33,10 @@ _LABEL = re.compile(
 _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
 # "[2018-03-26 11:00:33] <endogenic> o/ hyc", "[12:01] <nick> text", "<nick> text": a chat log
 # (IRC, Matrix bridges). The angle brackets mark the name, which may be in lower case.
+# A log line's time, with its date or not: "2018-03-26 11:00:33", "12:01".
+_STAMP = r"(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}(?::\d{2}){1,2}"
 _CHAT_LABEL = re.compile(
-    r"^(?:\[?(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}(?::\d{2}){1,2}\]?[ \t]+)?"
+    rf"^(?:\[?{_STAMP}\]?[ \t]+)?"
     # A nick is IRC's letters, digits and []\\`_^{|}- (not an address: "<https://...>", "<ann@example.org>").
     r"<(?P<label>[@+%&~]?[A-Za-z\[\]\\`_^{|}][\w\[\]\\`^{|}-]{0,31})>[ \t]+(?=\S)")
 # "<div> text" in a text file is markup, not a nick (a chat line with a time before it is a nick).
@@ -73,14 +75,19 @@ class Label:
     body: int
 
 
+def _chat(paragraph: str) -> re.Match | None:
+    """The chat-log label that opens ``paragraph`` ("[12:01] <nick> hi"), if any."""
+    c = _CHAT_LABEL.match(paragraph)
+    return c if c and (c.group("label").lower() not in _HTML_TAGS or c.start("label") > 1) else None
+
+
 def is_chat_line(paragraph: str) -> bool:
     """Whether ``paragraph`` opens like a line of a chat log ("[12:01] <nick> hi")."""
-    c = _CHAT_LABEL.match(paragraph)
-    return bool(c) and (c.group("label").lower() not in _HTML_TAGS or c.start("label") > 1)
+    return _chat(paragraph) is not None
 
 
 # "[2018-03-26 11:25:18] ⇐ nick quit", "[12:01] * nick waves": a log line stamped with its time.
-STAMPED = re.compile(r"^\[(?:\d{4}-\d{2}-\d{2}[ T])?\d{1,2}:\d{2}(?::\d{2})?\]")
+STAMPED = re.compile(rf"^\[{_STAMP}\]")
 
 
 def find_label(paragraph: str) -> Label | None:
@@ -94,8 +101,7 @@ def find_label(paragraph: str) -> Label | None:
         name = b.group("label").strip()
         if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
             return Label(name, _role(name), b.end())
-    if is_chat_line(paragraph):
-        c = _CHAT_LABEL.match(paragraph)
+    if c := _chat(paragraph):
         return Label(c.group("label").lstrip("@+%&~"), "speaker", c.end())
     if q := _BARE_Q.match(paragraph):
         return Label("Q", "question", q.end())

@@ -211,7 +211,7 @@ def faq_list_items(text: str, blocks: list[Block]) -> list[Block]:
         lead = (body[:brk.start()] if brk else body).rstrip()
         if not lead or len(lead) > 300:  # a question is a line or two, not a paragraph
             continue
-        marked = bool(BOLD_LINE.fullmatch(lead) or re.match(NUMBERED, text[b.start:b.body]))
+        marked = bool(BOLD_LINE.fullmatch(lead)) or _numbered(text, b)
         answered = bool(brk) or (i + 1 < len(blocks) and _answers(text, b, blocks[i + 1]))
         entries[i] = _Entry(b.body + len(lead), b.body + brk.end() if brk else None, is_question(lead) and answered, marked)
     faq = Counter(section[i] for i, e in entries.items() if e.asks)
@@ -237,8 +237,13 @@ def _answers(text: str, entry: Block, b: Block) -> bool:
     a table, a line known only by its shape, or a list of the other kind ("1. Which platforms?"
     over "- Linux")."""
     if b.kind == "list_item":
-        return bool(re.match(NUMBERED, text[entry.start:entry.body])) != bool(re.match(NUMBERED, text[b.start:b.body]))
+        return _numbered(text, entry) != _numbered(text, b)
     return b.kind in ("paragraph", "table_row") or (b.kind == "heading" and not b.level)
+
+
+def _numbered(text: str, item: Block) -> bool:
+    """Whether a list item's marker is a number ("1.", "2)") rather than a bullet."""
+    return bool(re.match(NUMBERED, text[item.start:item.body]))
 
 
 # --------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
 _SECTION_NUMBER = re.compile(r"^\d+(\.\d+)+\.?\s")
 
 
-def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
+def _indented_lines_are_content(text: str, blocks: list[Block], lines: list[tuple[int, int, int]]) -> list[Block]:
     """A short open line indented deeper than the text above it is not a heading.
 
     It is a command, a file name or a URL set in from the text ("make install",
@@ -101,7 +101,6 @@ def _indented_lines_are_content(text: str, blocks: list[Block]) -> list[Block]:
     an indented example is compared with the prose that introduces it. A centred line,
     one in capitals ("CHAPTER II") and a numbered section ("1.1 Purpose") stay headings.
     """
-    lines = _lines(text)
     filled = [(s, e, len(text[s - ind:s].expandtabs(8))) for s, e, ind in lines if e > s]
     if not filled:
         return blocks
@@ -148,9 +147,10 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     preset = preset or {}
     head_end, subject = _mail_headers(text) if not pages else (0, None)
     blocks = [Block("metadata", 0, head_end, rule="mail headers")] if head_end else []
+    lines = _lines(text)  # shared by the paragraph split and the indentation pass
     # A paragraph that runs on past the headers (no blank line after them) starts where they end.
-    spans = [(max(s, head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip())) if s < head_end else s, e)
-             for s, e in paragraphs(text, alone=frozenset(preset)) if e > head_end]
+    spans = [(head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip()) if s < head_end else s, e)
+             for s, e in paragraphs(text, lines, alone=frozenset(preset)) if e > head_end]
     underlined = _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
     for s, e in spans:
         if s in preset:
@@ -161,7 +161,7 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             blocks.extend(_directive(text, s, e))
         else:
             blocks.append(paragraph_block(text, s, e))
-    blocks = faq_list_items(text, _indented_lines_are_content(text, settle_dialogue(blocks, text)))
+    blocks = faq_list_items(text, _indented_lines_are_content(text, settle_dialogue(blocks, text), lines))
     blocks = mark_chrome(text, blocks)
     title = None
     for b in blocks:
