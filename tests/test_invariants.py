@@ -89,6 +89,8 @@ def _check(name: str, text: str) -> None:
 @example(("doc.txt", "\n".join([PROSE_0] * 2 + ["| name | value |", PROSE_0, "Opening hours"])))
 # And above it: a link reference between a paragraph that ends in a short line and the prose.
 @example(("doc.txt", "\n".join([PROSE_0, "Opening hours", "Opening hours", "[2]: https://example.org/x", PROSE_0])))
+# And a question's tight sub-list, whose answer passage began with the sub-list's indentation.
+@example(("doc.md", "1. **How do I install it?**\n   - step a\n" + (PROSE_0 + "\n") * 2 + "word " * 200))
 def test_generated_documents_keep_every_character(doc):
     _check(*doc)
 

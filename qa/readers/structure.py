@@ -213,7 +213,11 @@ def faq_list_items(text: str, blocks: list[Block]) -> list[Block]:
             continue
         marked = bool(BOLD_LINE.fullmatch(lead)) or _numbered(text, b)
         answered = bool(brk) or (i + 1 < len(blocks) and _answers(text, b, blocks[i + 1]))
-        entries[i] = _Entry(b.body + len(lead), b.body + brk.end() if brk else None, is_question(lead) and answered, marked)
+        answer = None
+        if brk:  # the answer's first character: a tight sub-list's marker, past its indentation
+            answer = b.body + brk.end()
+            answer += len(text[answer:b.end]) - len(text[answer:b.end].lstrip())
+        entries[i] = _Entry(b.body + len(lead), answer, is_question(lead) and answered, marked)
     faq = Counter(section[i] for i, e in entries.items() if e.asks)
     out: list[Block] = []
     for i, b in enumerate(blocks):
