@@ -17,7 +17,7 @@ import click
 from .errors import QAError
 
 CORPUS = click.option("--corpus", default="corpus", show_default=True, type=click.Path(file_okay=False),
-                      help="Folder of documents (.txt .md .html .htm .pdf .docx).")
+                      help="Folder of documents (.txt .md .html .htm .pdf .docx .srt .vtt).")
 INDEX = click.option("--index", default="index", show_default=True, type=click.Path(file_okay=False),
                      help="Index folder.")
 
@@ -104,7 +104,7 @@ def _build(corpus: str, index: str, model: str | None = None) -> None:
 
     progress, close = _progress_bar()
     if not Path(corpus).is_dir():
-        raise QAError(f"no corpus folder at {corpus}/: create it and put documents (.txt, .md, .html, .pdf, .docx) in it")
+        raise QAError(f"no corpus folder at {corpus}/: create it and put documents (.txt, .md, .html, .pdf, .docx, .srt, .vtt) in it")
     try:
         report = build_index(corpus, index, model=model, progress=progress, lock_timeout=0,
                              on_note=lambda m: click.secho(m, fg="yellow", err=True))

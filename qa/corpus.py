@@ -1,7 +1,7 @@
 """The corpus folder: which files are documents, reading them, adding and removing them.
 
 A document is a file of a supported format (``.txt``, ``.md``, ``.html``,
-``.htm``, ``.pdf``, ``.docx``) under the corpus folder; :mod:`qa.readers`
+``.htm``, ``.pdf``, ``.docx``, ``.srt``, ``.vtt``) under the corpus folder; :mod:`qa.readers`
 reads it. Its name is its path relative to the folder, with forward slashes.
 Anything else is skipped with a message naming the file, so that one bad file
 never stops the rest from being indexed.

@@ -39,6 +39,8 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     "[2018-03-26 11:00:09] <hyc> morning", "<ArticMine> hi", "Usage\n=====", "====\nFAQs\n====", "-----",
     ".. code-block:: sh", ".. _Python: https://www.python.org/", "From: Ann <ann@example.org>\nSubject: Hello",
     "A line of a speech\nand another one\n---",
+    # names on lines of their own above what they say, and a quoted mail's signature
+    "DANA CHO", "Host  0:42", "> Ann",
 ]))
 SEPARATORS = st.sampled_from(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
 
@@ -93,6 +95,40 @@ def _check(name: str, text: str) -> None:
 @example(("doc.md", "1. **How do I install it?**\n   - step a\n" + (PROSE_0 + "\n") * 2 + "word " * 200))
 def test_generated_documents_keep_every_character(doc):
     _check(*doc)
+
+
+@st.composite
+def subtitles(draw) -> tuple[str, str, list[str]]:
+    """A subtitle file of random cues (SRT or WebVTT, voices, tags, rolling repeats), and the words said."""
+    vtt = draw(st.booleans())
+    lines = ["WEBVTT", ""] if vtt else []
+    said, t = [], draw(st.integers(0, 5000))
+    for n in range(draw(st.integers(1, 12))):
+        start, t = t, t + draw(st.integers(1, 9000))
+        stamp = [f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}{'.' if vtt else ','}{ms % 1000:03d}"
+                 for ms in (start, t)]
+        cue = draw(st.lists(st.one_of(PROSE, PIECES), min_size=1, max_size=2))
+        voice = draw(st.sampled_from(["", "<v Ann Lee>", "<i>", "- "]))
+        if not vtt:
+            lines.append(str(n + 1))
+        lines += [f"{stamp[0]} --> {stamp[1]}", *[voice + c for c in cue], ""]
+        said += cue
+    return ("talk" + draw(st.sampled_from([".srt", ".vtt", ".txt"])) if vtt else "talk" + draw(
+        st.sampled_from([".srt", ".txt"]))), "\n".join(lines), said
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(subtitles())
+def test_subtitles_keep_every_word_said(sub):
+    name, text, said = sub
+    _check(name, text)
+    doc = read(name, text.encode("utf-8"))
+    kept = " ".join(doc.text.split())
+    for cue in said:
+        for line in cue.splitlines():
+            words = " ".join(line.split())
+            if words and not words.startswith(("[", "(", "WEBVTT")) and "-->" not in words and words.strip("#♪ "):
+                assert words.removeprefix("- ") in kept or words in kept, f"lost: {words!r}"
 
 
 @settings(max_examples=40, deadline=None)

@@ -491,3 +491,86 @@ def test_later_part_of_a_long_answer_names_who_is_talking():
     _, ps = passages_of("talk.md", text.encode())
     later = next(p for p in ps if p.text.startswith("**Robert Griesemer:**"))
     assert later.question == "How did it start?" and later.speaker == "Robert Griesemer"
+
+
+SRT = ("1\n00:00:01,000 --> 00:00:04,200\nHello everyone, and thanks for coming\nto this talk about memory allocators.\n\n"
+       "2\n00:00:04,200 --> 00:00:08,900\n<i>Today</i> I want to explain why the default\nallocator is slow for small objects.\n\n"
+       "3\n00:00:09,000 --> 00:00:10,500\n[Music]\n\n"
+       "4\n00:00:14,000 --> 00:00:17,500\nWe measured a forty percent speedup\nwhen we switched to a slab allocator.\n")
+
+
+@pytest.mark.parametrize("name", ["talk.srt", "talk.txt"])
+def test_subtitles_read_as_timed_paragraphs_with_nothing_lost(name):
+    # As plain text, the cues read as a list of "headline, time" lines and were set aside: all but one lost.
+    doc, ps = passages_of(name, SRT.encode())
+    assert doc.format == "subtitles" and not any(b.kind in ("chrome", "metadata") for b in doc.blocks)
+    joined = " ".join(doc.text[s:e] for p in ps for s, e in p.sentences)
+    for said in ("Hello everyone, and thanks for coming to this talk about memory allocators.",
+                 "Today I want to explain why the default allocator is slow for small objects.",
+                 "We measured a forty percent speedup when we switched to a slab allocator."):
+        assert said in joined  # cue lines joined back into sentences, without the <i> tags
+    assert "-->" not in doc.text and "[Music]" not in doc.text and "[00:" not in joined
+    # A pause of over three seconds after a sentence opens a new paragraph, which gives its time.
+    assert doc.text.startswith("[00:00:01] Hello") and "\n\n[00:00:14] We measured" in doc.text
+    assert all(doc.text[p.start:p.end] == p.text for p in ps)
+
+
+def test_webvtt_voices_rolling_captions_and_entities():
+    vtt = ("WEBVTT - Allocator talk\nKind: captions\n\nNOTE written by hand\n\n"
+           "00:00.000 --> 00:02.300 align:start position:0%\n \nso<00:00.400><c> today</c><00:00.800><c> we talk</c>\n\n"
+           "00:02.300 --> 00:05.000 align:start position:0%\nso today we talk\nabout<00:02.800><c> allocators</c>\n\n"
+           "00:05.000 --> 00:07.000\nabout allocators\n\n"
+           "00:09.000 --> 00:12.000\n<v Jane Smith>The slab allocator is forty percent faster.</v>\n\n"
+           "00:12.000 --> 00:14.000\n<v Tom>How did you measure it?\n\n"
+           "00:14.500 --> 00:18.000\n<v Jane Smith>With a benchmark of small objects &amp; a warm cache.\n")
+    doc, ps = passages_of("talk.vtt", vtt.encode())
+    assert doc.title == "Allocator talk" and "written by hand" not in doc.text
+    assert doc.text.count("so today we talk") == 1 and doc.text.count("about allocators") == 1  # rolling captions
+    assert "[00:00:00] so today we talk about allocators" in doc.text  # a line of one space does not end a cue
+    assert "small objects & a warm cache." in doc.text
+    answer = next(p for p in ps if p.question)
+    assert answer.question == "How did you measure it?" and answer.speaker == "Jane Smith"
+    assert any(p.speaker == "Jane Smith" and "forty percent faster" in p.text for p in ps)
+
+
+def test_a_text_that_quotes_one_cue_is_not_subtitles():
+    text = ("Subtitle timing\n\nAn SRT cue has a number, a timing line and its text, for example:\n\n"
+            "1\n00:00:01,000 --> 00:00:04,200\nHello.\n\nThe timing uses a comma before the milliseconds.\n")
+    doc, _ = passages_of("howto.txt", text.encode())
+    assert doc.format == "text" and "-->" in doc.text
+
+
+def test_names_on_their_own_lines_are_speakers():
+    text = ("The Allocator Podcast, episode 12\n\n"
+            "JANE SMITH\nWelcome back to the show. Today my guest is Tom Lee, who wrote our slab allocator.\n\n"
+            "TOM LEE\nThanks for having me. I started on it in 2019 because the old allocator fragmented.\n\n"
+            "It got worse under load, every single week.\n\n"
+            "JANE SMITH  0:42\nHow much faster is it, and did memory use change at all?\n\n"
+            "TOM LEE  0:48\nAbout forty percent on small objects, and memory use fell by a third.\n")
+    doc, ps = passages_of("podcast.txt", text.encode())
+    turns = [b for b in doc.blocks if b.kind == "turn"]
+    assert [b.label for b in turns] == ["JANE SMITH", "TOM LEE", "JANE SMITH", "TOM LEE"]
+    assert doc.text[turns[1].body:turns[1].end].endswith("every single week.")  # the turn's second paragraph
+    assert all(p.section is None for p in ps)  # before, every turn was a section named after its speaker
+    assert all(p.sentences for p in ps) and ps[0].speaker == "JANE SMITH"
+
+
+def test_repeated_headings_of_reference_docs_stay_headings():
+    # "Parameters" and "Returns" repeat as often as speakers' names, but between headings that do not.
+    parts = ["Allocator API"]
+    for fn in ("alloc_small", "alloc_large", "free_block"):
+        parts += [fn, f"Reserve or release memory with {fn}, from the slab of its size class.",
+                  "Parameters", "The size in bytes, and the flags that pick the slab.",
+                  "Returns", "A pointer to the block, or a null pointer when memory runs out."]
+    doc, ps = passages_of("api.txt", "\n\n".join(parts).encode())
+    assert not any(b.kind == "turn" for b in doc.blocks)
+    assert any(p.section and "Parameters" in p.section for p in ps)
+
+
+def test_a_quoted_mail_signature_is_not_a_section():
+    text = ("On Tue, Mar 3, 2020 at 10:12 AM Alice Jones <alice@example.org> wrote:\n"
+            "> Has anyone tried the new build cache on Windows? It keeps\n> rebuilding everything for me.\n>\n"
+            "> Alice\n\nYes, the cache key includes the absolute path, which differs between\n"
+            "checkouts on Windows. Set BUILD_CACHE_RELATIVE=1 and it should work.\n")
+    _, ps = passages_of("reply.txt", text.encode())
+    assert all(p.section is None for p in ps) and any("BUILD_CACHE_RELATIVE=1" in p.text for p in ps)

@@ -11,8 +11,8 @@ from pathlib import PurePath
 from ..errors import DocumentRejected
 from .blocks import BLOCK_KINDS, CONTENT_KINDS, Block, Extracted
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".srt", ".vtt")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".srt", ".vtt")
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024  # larger files are refused, not silently truncated
 
 __all__ = ["BLOCK_KINDS", "CONTENT_KINDS", "Block", "Extracted", "SUFFIXES", "decode", "read"]
@@ -76,6 +76,10 @@ def read(name: str, data: bytes) -> Extracted:
         from .markdown import read_markdown
 
         return read_markdown(text)
+    from .subtitles import looks_like_subtitles, read_subtitles
+
+    if suffix in (".srt", ".vtt") or looks_like_subtitles(text):
+        return read_subtitles(text)
     from .text import read_text
 
     return read_text(text)

@@ -9,11 +9,12 @@ break is, so both read the same way.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 
 from .blocks import Block, Extracted
-from .labels import LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, ends_open, find_label, words
+from .labels import CLOCK, LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, ends_open, find_label, words
 from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 
 
@@ -130,6 +131,50 @@ def _indented_lines_are_content(text: str, blocks: list[Block], lines: list[tupl
     return out
 
 
+# "JANE SMITH", "Dr. Tom Lee", "Speaker 2  0:42": a name on a line of its own, perhaps with a time.
+_NAME_LINE = re.compile(rf"^(?P<name>[^\W\d_][\w.'’ -]{{0,38}}?)(?:[ \t]+{CLOCK.pattern})?$")
+
+
+def _name_lines_are_speakers(text: str, blocks: list[Block]) -> list[Block]:
+    """A transcript that sets each speaker's name on a line above what they say.
+
+    Read by shape, such a name is a heading, and every turn becomes a section named
+    after its speaker, with no turn and no question paired with its answer. The shape
+    is a dialogue when two names or more head two turns each, and the names head most
+    (four in five) of the headings: API documentation repeats "Parameters" and
+    "Returns" as often, but between headings that do not repeat. Each name and the
+    paragraphs under it, up to the next heading, become one turn.
+    """
+    def name(b: Block) -> str | None:
+        if b.kind != "heading" or b.level:
+            return None
+        m = _NAME_LINE.match(text[b.start:b.end])
+        return m.group("name").strip() if m and 1 <= len(words(m.group("name"))) <= 4 else None
+
+    heads = [i for i, b in enumerate(blocks) if b.kind == "heading"]
+    names = {i: name(blocks[i]) for i in heads}
+    said = Counter(n.lower() for i, n in names.items()
+                   if n and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph")
+    repeated = {n for n, c in said.items() if c >= 2}
+    if len(repeated) < 2 or sum(bool(names[i] and names[i].lower() in repeated) for i in heads) < 0.8 * len(heads):
+        return blocks
+    out: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        b = blocks[i]
+        who = names.get(i)
+        if who and who.lower() in repeated and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph":
+            j = i + 1
+            while j + 1 < len(blocks) and blocks[j + 1].kind == "paragraph":
+                j += 1
+            out.append(Block("turn", b.start, blocks[j].end, body_start=blocks[i + 1].start, label=who))
+            i = j + 1
+            continue
+        out.append(b)
+        i += 1
+    return out
+
+
 def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None = None,
               pages: tuple[tuple[int, int, int], ...] = ()) -> Extracted:
     """Read plain text (or text extracted from a PDF) into blocks.
@@ -161,7 +206,8 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             blocks.extend(_directive(text, s, e))
         else:
             blocks.append(paragraph_block(text, s, e))
-    blocks = faq_list_items(text, _indented_lines_are_content(text, settle_dialogue(blocks, text), lines))
+    blocks = _indented_lines_are_content(text, settle_dialogue(blocks, text), lines)
+    blocks = faq_list_items(text, _name_lines_are_speakers(text, blocks))
     blocks = mark_chrome(text, blocks)
     title = None
     for b in blocks:
