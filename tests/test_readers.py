@@ -574,3 +574,43 @@ def test_a_quoted_mail_signature_is_not_a_section():
             "checkouts on Windows. Set BUILD_CACHE_RELATIVE=1 and it should work.\n")
     _, ps = passages_of("reply.txt", text.encode())
     assert all(p.section is None for p in ps) and any("BUILD_CACHE_RELATIVE=1" in p.text for p in ps)
+
+
+def test_mediawiki_markup_in_a_text_file():
+    # Before: "# '''timeout''' should be ..." (a numbered list item) was a Markdown heading, so its
+    # text was in no passage; "==Abstract==" sections kept their marks; a wrapped line was a heading.
+    text = ("<pre>\n  BIP: 9\n  Title: Version bits\n</pre>\n\n==Abstract==\n\nThis document specifies a change "
+            "to the semantics of the version field in blocks.\n\n==Specification==\n\n===Selection guidelines===\n\n"
+            "The following guidelines are suggested for selecting these parameters for a soft fork:\n"
+            "# '''name''' should be selected such that no two softforks ever use the same name.\n"
+            "# '''timeout''' should be 1 year (31536000 seconds) after starttime.\n\n"
+            "A later deployment using the same bit is possible as long as the starttime is after the previous one's\n"
+            "timeout or activation, but it is discouraged until necessary.\n\n"
+            "{| class=\"wikitable\"\n! Key !! Required !! Type\n|-\n| rules || No || Array of Strings\n|}\n")
+    doc, ps = passages_of("bip.txt", text.encode())
+    assert [p.section for p in ps if "31536000 seconds" in p.text] == ["Specification › Selection guidelines"]
+    timeout = next(b for b in doc.blocks if "31536000" in doc.text[b.start:b.end])
+    assert timeout.kind == "list_item" and doc.text[timeout.body:timeout.end].startswith("'''timeout'''")
+    assert any(p.section == "Abstract" for p in ps) and not any("==" in (p.section or "") for p in ps)
+    assert any("previous one's timeout or activation" in " ".join(p.text.split()) for p in ps)
+    rules = {doc.text[b.start:b.end]: b.kind for b in doc.blocks if b.kind in ("metadata", "table_row")}
+    assert rules['{| class="wikitable"'] == rules["|-"] == rules["|}"] == rules["<pre>"] == "metadata"
+    assert rules["| rules || No || Array of Strings"] == "table_row"
+
+
+def test_a_digests_messages_keep_their_headers_apart_and_greetings_are_not_sections():
+    text = ("Today's Topics:\n\n   1. Expiring outputs (Antoine Riard)\n\n------------------------------\n\n"
+            "Message: 1\nDate: Thu, 2 Nov 2023 05:24:36 +0000\nFrom: Antoine Riard <antoine@example.org>\n"
+            "To: Peter Todd <pete@example.org>\nSubject: Re: Expiring outputs:\n\tMaking HTLCs Safer\n"
+            "Content-Type: text/plain; charset=\"utf-8\"\n\nHi Peter,\n\n"
+            "I believe another line of solution could be to remove any counterparty spending path.\n\n"
+            "------------------------------\n\nMessage: 2\nDate: Thu, 2 Nov 2023 08:58:36 +0000\n"
+            "From: John Carvalho <john@example.org>\nSubject: The Pinning Problem Set\n\nGood morning,\n\n"
+            "They can create additional policies. This is probably the best option, as it allows miners to know.\n")
+    doc, ps = passages_of("digest.txt", text.encode())
+    headers = [doc.text[b.start:b.end] for b in doc.blocks if b.rule == "mail headers"]
+    assert len(headers) == 2 and headers[0].startswith("Message: 1") and headers[0].endswith('charset="utf-8"')
+    assert headers[1].endswith("Subject: The Pinning Problem Set")
+    assert all(p.section is None for p in ps)  # not "To: Peter Todd ...", "Hi Peter," or "Good morning,"
+    assert any("Hi Peter," in p.text for p in ps) and any("probably the best option" in p.text for p in ps)
+    assert sum(p.text.startswith("Message:") for p in ps) == 2  # each message's headers: a passage, as a byline

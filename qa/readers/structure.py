@@ -136,7 +136,8 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
     # example) end open too, but a heading has no address in it and does not end on a word like "the".
     if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160 \
             and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE and not STAMPED.match(para) \
-            and not para.startswith(">"):  # "> Alice": the signature of a quoted mail, not a section
+            and not para.startswith(">") and not para.rstrip().endswith(","):
+        # "> Alice" is a quoted mail's signature and "Hi Peter," a greeting, not sections.
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked
     return Block("paragraph", start, end)
 

@@ -40,13 +40,15 @@ def _opens_block(s: str) -> bool:
 
 
 def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
-               alone: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+               alone: frozenset[int] = frozenset(), join: bool = False) -> list[tuple[int, int]]:
     """Paragraph spans of ``text``: runs of lines that belong together.
 
     Args:
         text: The text.
         lines: Its lines, if already split (see :func:`_lines`).
         alone: Start offsets of lines that are paragraphs by themselves.
+        join: Lines run on to the next blank line whatever the wrap width (wiki markup,
+            whose paragraphs end only at a blank line).
 
     Returns:
         ``(start, end)`` spans, stripped, in order.
@@ -80,7 +82,7 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
             hanging = ind > cur[0][2] and bool(find_label(text[cur[0][0]:cur[0][1]]) or LIST_ITEM.match(text[cur[0][0]:cur[0][1]]))
             would_not_fit = (pe - ps + pind) + 1 + len(first_word) > 0.8 * width
             joined = (s not in alone and ps not in alone and not _opens_block(line) and not TIMESTAMP_LINE.match(prev) and not MD_HEADING.match(prev)
-                      and (hanging or (wrapped and would_not_fit)))
+                      and (hanging or join or (wrapped and would_not_fit)))
             if not joined:
                 flush()
         cur.append((s, e, ind))
@@ -193,13 +195,23 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     head_end, subject = _mail_headers(text) if not pages else (0, None)
     blocks = [Block("metadata", 0, head_end, rule="mail headers")] if head_end else []
     lines = _lines(text)  # shared by the paragraph split and the indentation pass
+    wiki = not pages and _is_mediawiki(text, lines)
+    # In wiki markup every line that opens with markup is a paragraph of its own.
+    alone = frozenset(preset) | (frozenset(a for a, b, _ in lines if b > a and text[a] in _WIKI_MARKS) if wiki else frozenset())
     # A paragraph that runs on past the headers (no blank line after them) starts where they end.
     spans = [(head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip()) if s < head_end else s, e)
-             for s, e in paragraphs(text, lines, alone=frozenset(preset)) if e > head_end]
+             for s, e in paragraphs(text, lines, alone=alone, join=wiki) if e > head_end]
     underlined = _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
+    inner = [] if pages else _inner_mail_headers(text, lines, head_end)
     for s, e in spans:
+        if (run := next((r for r in inner if r[0] <= s < r[1]), None)) is not None:
+            if not blocks or blocks[-1].start != run[0]:
+                blocks.append(Block("metadata", run[0], run[1], rule="mail headers"))
+            continue
         if s in preset:
             blocks.append(preset[s])
+        elif wiki:
+            blocks.append(_wiki_block(text, s, e))
         elif s in underlined:  # the heading, and its rule when one paragraph holds both
             blocks.extend(underlined[s])
         elif _DIRECTIVE.match(text, s):
@@ -248,6 +260,66 @@ def _mail_headers(text: str) -> tuple[int, str | None]:
     if len(keys) < 2 or not keys & {"from", "subject"}:
         return 0, None
     return len(text[:pos].rstrip()), subject
+
+
+def _inner_mail_headers(text: str, lines: list[tuple[int, int, int]], after: int) -> list[tuple[int, int]]:
+    """Spans of the mail headers of the messages further down a file (a digest, a saved thread):
+    a paragraph of header lines only, between blank lines, with a From or a Subject among
+    two known headers or more. A digest's "Message: 2" may open it."""
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        a, b, _ = lines[i]
+        if b == a or a < after or (i and lines[i - 1][1] > lines[i - 1][0]):
+            i += 1
+            continue
+        keys: set[str] = set()
+        j, end = i, a
+        while j < len(lines) and lines[j][1] > lines[j][0]:
+            s, e, ind = lines[j]
+            line = text[s:e]
+            m = _HEADER_LINE.match(line + " ")
+            key = m.group(1).lower() if m else ""
+            if key in _MAIL_KEYS:
+                keys.add(key)
+            elif not ((j == i and re.fullmatch(r"Message:\s*\d+", line)) or (keys and ind and j > i)
+                      or (m and keys and ("-" in key or key.startswith("x-")))):
+                break
+            end = e
+            j += 1
+        if (j == len(lines) or lines[j][1] == lines[j][0]) and len(keys) >= 2 and keys & {"from", "subject"}:
+            out.append((a, end))
+        i = j + 1 if j > i else i + 1
+    return out
+
+
+# MediaWiki markup: "== Heading ==" lines, "#" and "*" lists, ";" and ":" lines, "{| ... |}" tables.
+_WIKI_HEADING = re.compile(r"(={2,6})[ \t]*([^=\n](?:[^\n]*?[^=\n])?)[ \t]*\1[ \t]*$")
+_WIKI_MARKS = frozenset("=#*:;{|!<")
+_WIKI_LIST = re.compile(r"[#*:;]+[ \t]*")
+
+
+def _is_mediawiki(text: str, lines: list[tuple[int, int, int]]) -> bool:
+    """Whether a text file is MediaWiki markup: two "== Heading ==" lines at least."""
+    heads = sum(1 for a, b, ind in lines if b > a and not ind and _WIKI_HEADING.match(text, a, b))
+    return heads >= 2
+
+
+def _wiki_block(text: str, start: int, end: int) -> Block:
+    """A paragraph of MediaWiki markup by its first characters: a heading's level is its "=" marks
+    less one (so "== Abstract ==" is a top heading), "#" and "*" open list items, table markup
+    ("{|", "|-", "|}") and lone tags ("<pre>") are markup, table rows ("| a || b", "! Key") rows."""
+    para = text[start:end]
+    if m := _WIKI_HEADING.match(para):
+        return Block("heading", start, start + m.end(2), body_start=start + m.start(2), level=len(m.group(1)) - 1)
+    if para.startswith(("{|", "|-", "|}")) or re.fullmatch(r"(?:</?[A-Za-z][^<>\n]*>\s*)+", para):
+        return Block("metadata", start, end, rule="wiki markup")
+    if para.startswith(("|", "!")):
+        return Block("table_row", start, end)
+    if m := _WIKI_LIST.match(para):
+        if m.end() < len(para):
+            return Block("list_item", start, end, body_start=start + m.end())
+    return paragraph_block(text, start, end)
 
 
 # A heading underlined (and perhaps overlined) by one repeated mark: reStructuredText, Setext, plain text.
