@@ -614,3 +614,17 @@ def test_a_digests_messages_keep_their_headers_apart_and_greetings_are_not_secti
     assert all(p.section is None for p in ps)  # not "To: Peter Todd ...", "Hi Peter," or "Good morning,"
     assert any("Hi Peter," in p.text for p in ps) and any("probably the best option" in p.text for p in ps)
     assert sum(p.text.startswith("Message:") for p in ps) == 2  # each message's headers: a passage, as a byline
+
+
+def test_a_name_and_a_clock_on_the_line_above_the_words_in_markdown():
+    # Transcription tools export "Emma  0:22" above what she said; in Markdown a hard line break
+    # keeps both lines in one paragraph, and the speaker read as "Emma  0" (the clock cut at its colon).
+    text = ("Emma  0:00  \nCryptography is the method of protecting information with code.\n\n"
+            "Kelly  0:22  \nWelcome to the podcast. I'm Kelly, and I have no experience with it.\n\n"
+            "Emma  0:41  \nI know. Sweden does authentication really well, with one bank ID for everything.\n\n"
+            "Kelly  0:59  \nWhat is a bank ID?\n")
+    doc, ps = passages_of("ladybug.md", text.encode())
+    turns = [b for b in doc.blocks if b.kind == "turn"]
+    assert [b.label for b in turns] == ["Emma", "Kelly", "Emma", "Kelly"]
+    assert doc.text[turns[0].body:turns[0].end].startswith("Cryptography is")
+    assert {p.speaker for p in ps} <= {"Emma", "Kelly"}

@@ -86,6 +86,10 @@ def is_chat_line(paragraph: str) -> bool:
     return _chat(paragraph) is not None
 
 
+# "Emma  0:22" and then what she said, on the next line: the export of transcription tools
+# (Otter.ai), a name and a clock closing the label's line.
+_NAME_CLOCK_LINE = re.compile(rf"^(?P<label>[^\W\d_][^\W_]*(?:[ .'’-][^\W_]+){{0,4}})[ \t]+{_CLOCK}[ \t]*\r?\n[ \t]*(?=\S)")
+
 # "[2018-03-26 11:25:18] ⇐ nick quit", "[12:01] * nick waves": a log line stamped with its time.
 STAMPED = re.compile(rf"^\[{_STAMP}\]")
 
@@ -105,6 +109,8 @@ def find_label(paragraph: str) -> Label | None:
         return Label(c.group("label").lstrip("@+%&~"), "speaker", c.end())
     if q := _BARE_Q.match(paragraph):
         return Label("Q", "question", q.end())
+    if (t := _NAME_CLOCK_LINE.match(paragraph)) and t.group("label")[0].isupper():
+        return Label(t.group("label"), _role(t.group("label")), t.end())
     m = _LABEL.match(paragraph)
     if not m:
         return None
