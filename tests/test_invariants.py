@@ -41,6 +41,9 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     "A line of a speech\nand another one\n---",
     # names on lines of their own above what they say, and a quoted mail's signature
     "DANA CHO", "Host  0:42", "> Ann", "Emma  0:22  \nThanks for having me on the show today.",
+    # AsciiDoc
+    "== The Pros", "=== Local Protocol", "[source,console]", "----", "$ git clone /srv/git/project.git",
+    "(((protocols, local)))",
     # MediaWiki markup, a digest's inner mail headers, a greeting
     "==Abstract==", "=== Details ===", "# '''name''' should be unique.", '{| class="wikitable"', "|-",
     "| rules || No", "<pre>", "Message: 2\nFrom: Ann <ann@example.org>\nSubject: Hello", "Hi Peter,",

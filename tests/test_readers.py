@@ -628,3 +628,19 @@ def test_a_name_and_a_clock_on_the_line_above_the_words_in_markdown():
     assert [b.label for b in turns] == ["Emma", "Kelly", "Emma", "Kelly"]
     assert doc.text[turns[0].body:turns[0].end].startswith("Cryptography is")
     assert {p.speaker for p in ps} <= {"Emma", "Kelly"}
+
+
+def test_asciidoc_in_a_text_file():
+    # Before: "[source,console]" and the command in a listing block were sections, and the
+    # headings kept their "=" marks.
+    text = ("=== The Protocols\n\nGit can use four distinct protocols to transfer data.\n\n==== Local Protocol\n"
+            "(((protocols, local)))\nThe most basic is the Local protocol, in which the remote repository is in "
+            "another directory on the same host.\n\n[source,console]\n----\n$ git clone /srv/git/project.git\n"
+            "Short line\n----\n\n===== The Pros\n\nThe pros of file-based repositories are that they're simple.\n")
+    doc, ps = passages_of("protocols.txt", text.encode())
+    assert doc.title == "The Protocols"
+    assert [p.section for p in ps if "simple" in p.text] == ["Local Protocol › The Pros"]
+    listing = [p for p in ps if "$ git clone" in p.text]
+    assert listing and listing[0].section == "Local Protocol" and "Short line" in listing[0].text
+    set_aside = {doc.text[b.start:b.end] for b in doc.blocks if b.kind == "metadata"}
+    assert {"[source,console]", "----", "(((protocols, local)))"} <= set_aside

@@ -196,12 +196,18 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     blocks = [Block("metadata", 0, head_end, rule="mail headers")] if head_end else []
     lines = _lines(text)  # shared by the paragraph split and the indentation pass
     wiki = not pages and _is_mediawiki(text, lines)
-    # In wiki markup every line that opens with markup is a paragraph of its own.
-    alone = frozenset(preset) | (frozenset(a for a, b, _ in lines if b > a and text[a] in _WIKI_MARKS) if wiki else frozenset())
+    adoc = not pages and not wiki and _is_asciidoc(text, lines)
+    # In wiki markup and AsciiDoc every line that opens with markup is a paragraph of its own.
+    alone = frozenset(preset)
+    if wiki:
+        alone |= frozenset(a for a, b, _ in lines if b > a and text[a] in _WIKI_MARKS)
+    elif adoc:
+        alone |= frozenset(a for a, b, _ in lines if b > a and _ADOC_MARKUP.match(text, a, b))
     # A paragraph that runs on past the headers (no blank line after them) starts where they end.
     spans = [(head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip()) if s < head_end else s, e)
              for s, e in paragraphs(text, lines, alone=alone, join=wiki) if e > head_end]
-    underlined = _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
+    underlined = {} if adoc else _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
+    listing: str | None = None  # the delimiter of the AsciiDoc literal block we are in
     inner = [] if pages else _inner_mail_headers(text, lines, head_end)
     for s, e in spans:
         if (run := next((r for r in inner if r[0] <= s < r[1]), None)) is not None:
@@ -212,6 +218,16 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             blocks.append(preset[s])
         elif wiki:
             blocks.append(_wiki_block(text, s, e))
+        elif adoc:
+            delim = _ADOC_DELIMITER.fullmatch(text, s, e)
+            if delim and (listing is None or text[s:e] == listing):
+                blocks.append(Block("metadata", s, e, rule="asciidoc markup"))
+                if text[s] in "-.+`":  # listing, literal, passthrough: their lines are text as written
+                    listing = None if listing else text[s:e]
+            elif listing:
+                blocks.append(Block("paragraph", s, e))
+            else:
+                blocks.append(_adoc_block(text, s, e))
         elif s in underlined:  # the heading, and its rule when one paragraph holds both
             blocks.extend(underlined[s])
         elif _DIRECTIVE.match(text, s):
@@ -319,6 +335,38 @@ def _wiki_block(text: str, start: int, end: int) -> Block:
     if m := _WIKI_LIST.match(para):
         if m.end() < len(para):
             return Block("list_item", start, end, body_start=start + m.end())
+    return paragraph_block(text, start, end)
+
+
+# AsciiDoc: "== Section" headings (no closing marks), "[source,console]" attributes, "----" block
+# delimiters, "(((index, terms)))", "image::" and "include::" lines, "// comments".
+_ADOC_HEADING = re.compile(r"(={1,6})[ \t]+(\S(?:.*\S)?)[ \t]*$")
+_ADOC_DELIMITER = re.compile(r"(-{4,}|\.{4,}|\*{4,}|_{4,}|\+{4,}|={4,}|`{3,})[ \t]*")
+_ADOC_MARKUP = re.compile(r"=|\[[^\]\n]*\]\s*$|\(\(\(|(image|include|ifdef|ifndef|endif)::|//|(-{4,}|\.{4,}|\*{4,}|_{4,}|\+{4,}|={4,}|`{3,})\s*$")
+
+
+def _is_asciidoc(text: str, lines: list[tuple[int, int, int]]) -> bool:
+    """Whether a text file is AsciiDoc: two "== Section" lines at least (without the closing
+    marks of MediaWiki's "== Section ==") and an attribute line or a block delimiter."""
+    heads = markup = 0
+    for a, b, ind in lines:
+        if b == a or ind:
+            continue
+        if (m := _ADOC_HEADING.match(text, a, b)) and not m.group(2).endswith("="):
+            heads += 1
+        elif _ADOC_MARKUP.match(text, a, b):
+            markup += 1
+    return heads >= 2 and markup >= 1
+
+
+def _adoc_block(text: str, start: int, end: int) -> Block:
+    """A paragraph of AsciiDoc outside literal blocks: a heading's level is its "=" marks (the
+    document title is one), markup lines are metadata."""
+    para = text[start:end]
+    if "\n" not in para and (m := _ADOC_HEADING.match(para)) and not m.group(2).endswith("="):
+        return Block("heading", start, start + m.end(2), body_start=start + m.start(2), level=len(m.group(1)))
+    if _ADOC_MARKUP.match(para) and not para.startswith("=") and "\n" not in para.strip():
+        return Block("metadata", start, end, rule="asciidoc markup")
     return paragraph_block(text, start, end)
 
 
