@@ -21,6 +21,7 @@ Every passage records ``start``/``end`` offsets such that
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -268,14 +269,23 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             spans = [(b.start, b.end) for b in units]
             body = {b.start: b.body for b in units}
             size = min(target_chars, TURN_TARGET_CHARS) if unit["kind"] == "turn" else target_chars
+            ends = [b.end for b in units]  # in order: blocks do not overlap
+            seen, talking = 0, None
             for a, z in _pack(text, spans, size, max_chars):
-                sentences = _chunk_sentences(text, a, z, units, body, max_chars) or [(a, z)]
+                # Only the blocks under this passage: a subtitle file or a long transcript is one
+                # unit of thousands of blocks, and a scan of all of them per passage was quadratic.
+                lo, hi = bisect.bisect_right(ends, a), bisect.bisect_left(spans, (z, z))
+                sentences = _chunk_sentences(text, a, z, units[lo:hi], body, max_chars) or [(a, z)]
                 # Who is talking where this passage starts: the last answering turn begun at or
                 # before it (a later part of a pair may start inside another speaker's turn).
-                talking = [b.label for b in units if b.label and b.start <= a and b.kind in ("turn", "answer")
-                           and b.label.lower() not in interviewers]
-                speaker = (talking[-1] if talking else None) or unit.get("speaker") or next(
-                    (b.label for b in units if b.label and a <= b.start < z and b.kind in ("turn", "answer")), None)
+                while seen < len(units) and units[seen].start <= a:
+                    b = units[seen]
+                    if b.label and b.kind in ("turn", "answer") and b.label.lower() not in interviewers:
+                        talking = b.label
+                    seen += 1
+                speaker = talking or unit.get("speaker") or next(
+                    (b.label for b in units[lo:hi] if b.label and a <= b.start < z and b.kind in ("turn", "answer")),
+                    None)
                 passages.append(Passage(
                     text=text[a:z], start=a, end=z, kind=unit["kind"], section=" › ".join(s for _, s in path) or None,
                     question=unit.get("question"), title=title, sentences=tuple(sentences),

@@ -43,7 +43,8 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     "DANA CHO", "Host  0:42", "> Ann", "Emma  0:22  \nThanks for having me on the show today.",
     # AsciiDoc
     "== The Pros", "=== Local Protocol", "[source,console]", "----", "$ git clone /srv/git/project.git",
-    "(((protocols, local)))",
+    "(((protocols, local)))", "(((index))) A sentence that follows an index term in the text.", "== A ==",
+    ":toc:", "////", ". Step one",
     # MediaWiki markup, a digest's inner mail headers, a greeting
     "==Abstract==", "=== Details ===", "# '''name''' should be unique.", '{| class="wikitable"', "|-",
     "| rules || No", "<pre>", "Message: 2\nFrom: Ann <ann@example.org>\nSubject: Hello", "Hi Peter,",
@@ -117,7 +118,7 @@ def subtitles(draw) -> tuple[str, str, list[str]]:
         voice = draw(st.sampled_from(["", "<v Ann Lee>", "<i>", "- "]))
         if not vtt:
             lines.append(str(n + 1))
-        lines += [f"{stamp[0]} --> {stamp[1]}", *[voice + c for c in cue], ""]
+        lines += [f"{stamp[0]}{draw(st.sampled_from([' --> ', '-->']))}{stamp[1]}", *[voice + c for c in cue], ""]
         said += cue
     return ("talk" + draw(st.sampled_from([".srt", ".vtt", ".txt"])) if vtt else "talk" + draw(
         st.sampled_from([".srt", ".txt"]))), "\n".join(lines), said

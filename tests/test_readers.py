@@ -519,7 +519,7 @@ def test_webvtt_voices_rolling_captions_and_entities():
     vtt = ("WEBVTT - Allocator talk\nKind: captions\n\nNOTE written by hand\n\n"
            "00:00.000 --> 00:02.300 align:start position:0%\n \nso<00:00.400><c> today</c><00:00.800><c> we talk</c>\n\n"
            "00:02.300 --> 00:05.000 align:start position:0%\nso today we talk\nabout<00:02.800><c> allocators</c>\n\n"
-           "00:05.000 --> 00:07.000\nabout allocators\n\n"
+           "00:05.000 --> 00:05.010\nabout allocators\n \n\n"
            "00:09.000 --> 00:12.000\n<v Jane Smith>The slab allocator is forty percent faster.</v>\n\n"
            "00:12.000 --> 00:14.000\n<v Tom>How did you measure it?\n\n"
            "00:14.500 --> 00:18.000\n<v Jane Smith>With a benchmark of small objects &amp; a warm cache.\n")
@@ -546,13 +546,35 @@ def test_names_on_their_own_lines_are_speakers():
             "TOM LEE\nThanks for having me. I started on it in 2019 because the old allocator fragmented.\n\n"
             "It got worse under load, every single week.\n\n"
             "JANE SMITH  0:42\nHow much faster is it, and did memory use change at all?\n\n"
-            "TOM LEE  0:48\nAbout forty percent on small objects, and memory use fell by a third.\n")
+            "TOM LEE  0:48\nAbout forty percent on small objects, and memory use fell by a third.\n\n"
+            "JANE SMITH\nAnd is it in the next release?\n\nTOM LEE\nYeah\n\n"
+            "CALLER\nWill it help on small phones with little memory?\n\n"
+            "TOM LEE\nIt will, since small objects are most of what phones allocate.\n\n"
+            "JANE SMITH\nThank you both for joining us tonight.\n\n"
+            "© 2024 Example Radio. All rights reserved.\n")
     doc, ps = passages_of("podcast.txt", text.encode())
     turns = [b for b in doc.blocks if b.kind == "turn"]
-    assert [b.label for b in turns] == ["JANE SMITH", "TOM LEE", "JANE SMITH", "TOM LEE"]
+    assert [b.label for b in turns] == ["JANE SMITH", "TOM LEE"] * 3 + ["CALLER", "TOM LEE", "JANE SMITH"]
     assert doc.text[turns[1].body:turns[1].end].endswith("every single week.")  # the turn's second paragraph
+    assert doc.text[turns[5].body:turns[5].end] == "Yeah"  # a short reply is the turn's words, not a heading
+    # The footer is not part of the last turn: it alone is chrome, and the turn is kept.
+    assert [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"] == [
+        "© 2024 Example Radio. All rights reserved."]
+    assert any("Thank you both" in p.text for p in ps)
     assert all(p.section is None for p in ps)  # before, every turn was a section named after its speaker
     assert all(p.sentences for p in ps) and ps[0].speaker == "JANE SMITH"
+
+
+@pytest.mark.parametrize("text", [
+    # A diary's days and a list of verses come back too, but not three times for each name.
+    "Week 1\n\n" + "\n\n".join(f"{d}\n\nWe walked along the river to the old mill on {d}." for d in
+                                 ("Monday", "Tuesday", "Wednesday", "Monday", "Tuesday", "Wednesday")),
+    "Verses\n\nJohn 3:16\n\nFor God so loved the world.\n\nPsalm 46:10\n\nBe still, and know.\n\n"
+    "John 14:16\n\nAnd I will pray the Father.\n\nPsalm 18:30\n\nAs for God, his way is perfect.\n",
+])
+def test_repeated_short_lines_that_are_not_speakers_stay_headings(text):
+    doc, _ = passages_of("notes.txt", text.encode())
+    assert not any(b.kind == "turn" for b in doc.blocks)
 
 
 def test_repeated_headings_of_reference_docs_stay_headings():
@@ -644,3 +666,72 @@ def test_asciidoc_in_a_text_file():
     assert listing and listing[0].section == "Local Protocol" and "Short line" in listing[0].text
     set_aside = {doc.text[b.start:b.end] for b in doc.blocks if b.kind == "metadata"}
     assert {"[source,console]", "----", "(((protocols, local)))"} <= set_aside
+
+
+@pytest.mark.parametrize("text, said", [
+    # An hour of 5,000 digits raised ValueError (Python's limit on int()); it is text now.
+    ("1\n" + "9" * 5000 + ":00:00,000 --> 00:00:01,000\nHi.\n\n2\n00:00:02,000 --> 00:00:03,000\nBye.\n", ["Hi.", "Bye."]),
+    # "Yes." said twice, in cues of their own, is kept twice (only rolling captions repeat lines).
+    ("1\n00:00:01,000 --> 00:00:02,000\nAre you ready?\n\n2\n00:00:03,000 --> 00:00:04,000\nYes.\n\n"
+     "3\n00:00:05,000 --> 00:00:06,000\nReally?\n\n4\n00:00:07,000 --> 00:00:08,000\nYes.\n",
+     ["Are you ready? Yes. Really? Yes."]),
+    # Text after a blank line inside a cue, right above the next cue's number.
+    ("1\n00:00:01,000 --> 00:00:04,000\nFirst line of the cue.\n\nSecond line after a blank.\n"
+     "2\n00:00:05,000 --> 00:00:06,000\nNext cue.\n", ["First line of the cue. Second line after a blank. Next cue."]),
+    # Angle brackets that are not cue markup, and "-->" without spaces around it.
+    ("1\n00:00:01,000-->00:00:02,000\nIf x <b and y> c then stop.\n\n2\n00:00:03,000-->00:00:04,000\nOk.\n",
+     ["If x <b and y> c then stop. Ok."]),
+])
+def test_subtitle_edge_cases_keep_every_word(text, said):
+    doc, ps = passages_of("edge.srt", text.encode())
+    assert doc.format == "subtitles"
+    flat = " ".join(doc.text.split())
+    assert all(x in flat for x in said)
+
+
+def test_subtitle_voice_on_its_own_line_and_a_text_about_webvtt():
+    doc, _ = passages_of("v.vtt", b"WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>\nDid it work?\n\n"
+                                  b"00:03.000 --> 00:04.000\n<v Bob>\nIt did not, sadly.\n")
+    assert "Ann: Did it work?" in doc.text and "Bob: It did not, sadly." in doc.text
+    text = ("WEBVTT in five minutes\n\nA caption file is plain text. It opens with a header line.\n\n"
+            "Each cue has a timing line, like this one:\n\n00:01.000 --> 00:04.000\nHello.\n\nThat is all.\n")
+    doc, _ = passages_of("article.txt", text.encode())
+    assert doc.format == "text" and "00:01.000 --> 00:04.000" in doc.text
+    from qa.corpus import read_document
+
+    with pytest.raises(DocumentRejected, match="empty"):  # a header and a note, no cue: not a passage "WEBVTT"
+        read_document("empty.vtt", b"WEBVTT\n\nNOTE nothing was said\n")
+
+
+def test_one_letter_wiki_headings_and_asciidoc_lines_that_hold_prose():
+    doc, ps = passages_of("glossary.txt", b"= Glossary =\n\n== A ==\nApple: a fruit that grows on trees.\n\n"
+                                          b"== B ==\nBanana: a long yellow fruit.\n\n== C ==\n")
+    assert doc.title == "Glossary" and all(p.text == p.text.strip() for p in ps)
+    assert [p.section for p in ps if "Banana" in p.text] == ["B"]
+    text = ("= Pro Git\n:toc:\n\n== Getting Started\n\n(((version control))) Version control is a system that records "
+            "changes to a set of files over time.\n\n. Step one\n** nested item\n\n////\nA comment block\n////\n\n"
+            "[source,console]\n----\n$ git init\n----\n\n== Branching\n\nNearly every VCS has some form of branching.\n")
+    doc, ps = passages_of("progit.txt", text.encode())
+    assert any("records changes to a set of files" in p.text for p in ps)  # before: set aside as markup
+    said = " ".join(doc.text[a:b] for p in ps for a, b in p.sentences)
+    assert "A comment block" not in said and ":toc:" not in said
+    assert {doc.text[b.body:b.end] for b in doc.blocks if b.kind == "list_item"} == {"Step one", "nested item"}
+    assert {p.section for p in ps} == {"Getting Started", "Branching"}
+
+
+def test_text_with_equals_lines_and_a_rule_is_not_asciidoc():
+    text = ("Worked example\n\ncost = fare + 3 * hotel\n= 120 + 3 * 80\n= 360 euros\n\n----\n\n"
+            "Q: Is breakfast included?\n\nA: Yes, every morning from seven until ten.\n\nGetting there\n\n"
+            "- take the train to the central station\n- walk five minutes north\n")
+    _, ps = passages_of("trip.txt", text.encode())
+    assert any(p.question == "Is breakfast included?" for p in ps)
+    assert any(p.section == "Getting there" for p in ps)
+
+
+def test_a_titled_name_with_a_clock_above_the_words():
+    doc, _ = passages_of("pod.md", ("Dr. Tom Lee  0:00\nHello and welcome, today we talk about bridges.\n\n"
+                                    "Emma Stone  0:05\nThanks for having me, it is a pleasure.\n\n"
+                                    "Dr. Tom Lee  0:12\nSo tell us, how did you start building bridges?\n\n"
+                                    "Emma Stone  0:18\nBy accident, really; I studied music first.\n").encode())
+    assert [b.label for b in doc.blocks if b.kind in ("turn", "question", "answer")] == [
+        "Dr. Tom Lee", "Emma Stone", "Dr. Tom Lee", "Emma Stone"]

@@ -87,8 +87,10 @@ def is_chat_line(paragraph: str) -> bool:
 
 
 # "Emma  0:22" and then what she said, on the next line: the export of transcription tools
-# (Otter.ai), a name and a clock closing the label's line.
-_NAME_CLOCK_LINE = re.compile(rf"^(?P<label>[^\W\d_][^\W_]*(?:[ .'’-][^\W_]+){{0,4}})[ \t]+{_CLOCK}[ \t]*\r?\n[ \t]*(?=\S)")
+# (Otter.ai), a name, two spaces or a tab, and a clock closing the label's line ("Meeting at
+# 10:30" above a paragraph is a line of text).
+_NAME_CLOCK_LINE = re.compile(
+    rf"^(?P<label>[^\W\d_][^\W_]*\.?(?:[ '’-][^\W_]+\.?){{0,4}})(?:[ \t]{{2,}}|\t){_CLOCK}[ \t]*\r?\n[ \t]*(?=\S)")
 
 # "[2018-03-26 11:25:18] ⇐ nick quit", "[12:01] * nick waves": a log line stamped with its time.
 STAMPED = re.compile(rf"^\[{_STAMP}\]")

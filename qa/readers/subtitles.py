@@ -20,13 +20,16 @@ from .blocks import Block, Extracted
 from .labels import find_label
 from .structure import paragraph_block, settle_dialogue
 
-_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
-# "00:01:02,000 --> 00:01:05,500", and WebVTT's "01:02.000 --> 01:05.500 align:start".
-_TIMING = re.compile(rf"^[ \t]*{_TIME}[ \t]+-->[ \t]+{_TIME}(?:[ \t].*)?$")
-_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]+)>")
-# The markup of cues: <i>, <c.x>, <v Name>, <font color=...>, <00:00:01.500> and {\an8}. Other
-# angle brackets are words ("<ann@example.org>").
-_TAG = re.compile(r"</?(?:[biu]|c|v|lang|ruby|rt|font|span)(?:[.\s][^>\n]*)?>|<\d[\d:.]*>|\{\\[^}]*\}")
+_TIME = r"(?:(\d{1,4}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"
+# "00:01:02,000 --> 00:01:05,500", WebVTT's "01:02.000 --> 01:05.500 align:start", and "-->"
+# without spaces around it (players accept it).
+_TIMING = re.compile(rf"^[ \t]*{_TIME}[ \t]*-->[ \t]*{_TIME}(?:[ \t].*)?$")
+_VOICE = re.compile(r"<v(?:\.[\w.-]{1,40})?[ \t]+([^<>\n]{1,60})>")
+# The markup of cues: <i>, <c.x>, <v Name>, <lang en>, <font color=...>, <00:00:01.500> and {\an8},
+# each bounded in length (a long line of "<b" must not be rescanned at every "<"). Other angle
+# brackets are words ("<ann@example.org>", "x <b and y> c").
+_TAG = re.compile(r"</?(?:[biu]|c|ruby|rt|span)(?:\.[\w.-]{1,40})?>|</?(?:v|lang|font)(?:[.\s][^<>\n]{0,60})?>"
+                  r"|<\d[\d:.]{0,12}>|\{\\[^{}\n]{0,40}\}")
 # "[Music]", "(applause)", "♪": sounds, not words.
 _SOUND = re.compile(r"^(?:[\[(][^\])\n]{1,40}[\])]|[♪♫#\s]+)$")
 _SENTENCE_END = (".", "!", "?", "…", '"', "”", "'", "’")
@@ -55,7 +58,7 @@ def looks_like_subtitles(text: str) -> bool:
     head = [ln.strip() for ln in text.lstrip("\ufeff").splitlines()[:6] if ln.strip()]
     if not head:
         return False
-    opens = head[0].startswith("WEBVTT") or bool(_TIMING.match(head[0])) or (
+    opens = re.match(r"WEBVTT(?:[ \t]|$)", head[0]) or bool(_TIMING.match(head[0])) or (
         head[0].isdigit() and len(head) > 1 and bool(_TIMING.match(head[1])))
     if not opens:
         return False
@@ -65,7 +68,7 @@ def looks_like_subtitles(text: str) -> bool:
             timings += 1
             if timings >= 2:
                 return True
-    return head[0].startswith("WEBVTT") and timings == 1
+    return False
 
 
 def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
@@ -96,7 +99,9 @@ def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
     for line in lines:
         m = _TIMING.match(line)
         if m:
-            pending.clear()  # the cue's number or identifier
+            if pending:
+                pending.pop()  # the cue's number or identifier: the line right above its timing
+                settle()
             if cur and cur[-1].strip().isdigit():
                 cur.pop()  # the next cue's number, when no blank line came before it
             g = m.groups()
@@ -138,18 +143,29 @@ def read_subtitles(text: str) -> Extracted:
     """
     cues, title = _cues(text)
     if not cues:
+        if re.match(r"\ufeff?WEBVTT(?:\s|$)", text):
+            return Extracted("", (), title=title, format="subtitles")  # a header and no cue: nothing said
         from .text import read_text
 
         return read_text(text)
     paras: list[dict] = []
-    recent: list[str] = []  # the last lines kept: rolling captions repeat them
+    previous: set[str] = set()  # the lines of the cue before
     last_end = 0.0
     for start, end, lines in cues:
-        for line in lines:
-            voice, words = _clean(line)
-            if not words or _SOUND.match(words) or words in recent:
+        said: set[str] = set()
+        voice = None
+        filled = [n for n, line in enumerate(lines) if line.strip()]
+        first, several = (filled[0] if filled else 0), len(filled) > 1
+        for n, line in enumerate(lines):
+            tag, words = _clean(line)
+            voice = tag or voice  # "<v Ann>" on a line of its own names the lines below it
+            if not words or _SOUND.match(words):
                 continue
-            recent = (recent + [words])[-3:]
+            said.add(words)
+            # Rolling captions open each cue with the line the cue before ended on (and repeat it alone
+            # in a cue of a few milliseconds): kept once. "Yes." said again in a cue of its own is kept.
+            if words in previous and n == first and (several or end - start < 0.5):
+                continue
             cur = paras[-1] if paras else None
             size = sum(len(w) + 1 for w in cur["words"]) if cur else 0
             closed = bool(cur) and cur["words"][-1].endswith(_SENTENCE_END)
@@ -161,6 +177,7 @@ def read_subtitles(text: str) -> Extracted:
                 cur = {"start": start, "voice": who, "words": []}
                 paras.append(cur)
             cur["words"].append(words)
+        previous = said
         last_end = max(last_end, end)
     out, spans = [], []
     pos = 0
@@ -171,13 +188,9 @@ def read_subtitles(text: str) -> Extracted:
         out.append(head + body)
         pos += len(head) + len(body) + 2
     extracted = "\n\n".join(out)
-    blocks = []
-    for s, e, after_clock in spans:
-        b = paragraph_block(extracted, s, e, headings=False)
-        if b.kind == "paragraph" and b.body_start is None:
-            b = Block("paragraph", s, e, body_start=after_clock)  # the time is not part of a sentence
-        blocks.append(b)
-    blocks = settle_dialogue(blocks, extracted, infer_headings=False)
-    blocks = [Block("paragraph", b.start, b.end, body_start=spans[i][2]) if b.kind == "heading" else b
-              for i, b in enumerate(blocks)]
+    blocks = settle_dialogue([paragraph_block(extracted, s, e, headings=False) for s, e, _ in spans],
+                             extracted, infer_headings=False)
+    # The time is not part of a sentence (nor is a label that settle_dialogue did not keep).
+    blocks = [Block("paragraph", b.start, b.end, body_start=after_clock) if b.kind == "paragraph" else b
+              for b, (_, _, after_clock) in zip(blocks, spans)]
     return Extracted(extracted, tuple(blocks), title=title, format="subtitles")

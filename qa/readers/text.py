@@ -14,8 +14,9 @@ from collections import Counter
 import numpy as np
 
 from .blocks import Block, Extracted
-from .labels import CLOCK, LIST_ITEM, MD_HEADING, TABLE_ROW, TIMESTAMP_LINE, ends_open, find_label, words
-from .structure import faq_list_items, mark_chrome, paragraph_block, settle_dialogue
+from .labels import (ANSWER_LABELS, CLOCK, LIST_ITEM, MD_HEADING, QUESTION_LABELS, TABLE_ROW, TIMESTAMP_LINE,
+                     ends_open, find_label, words)
+from .structure import chrome_rule, faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 
 
 def _lines(text: str) -> list[tuple[int, int, int]]:
@@ -142,10 +143,14 @@ def _name_lines_are_speakers(text: str, blocks: list[Block]) -> list[Block]:
 
     Read by shape, such a name is a heading, and every turn becomes a section named
     after its speaker, with no turn and no question paired with its answer. The shape
-    is a dialogue when two names or more head two turns each, and the names head most
-    (four in five) of the headings: API documentation repeats "Parameters" and
-    "Returns" as often, but between headings that do not repeat. Each name and the
-    paragraphs under it, up to the next heading, become one turn.
+    is a dialogue when two names or more head two turns each, the names head most (four
+    in five) of the headings that are not a turn's own short reply ("Yeah"), and there
+    are three turns or more for each name: API documentation repeats "Parameters" and
+    "Returns" as often, but between headings that do not repeat; a diary's "Monday" or a
+    timetable's "Lunch 12:30" come back once or twice. Then a name line in the same case
+    as the others ("CALLER" among "JANE SMITH" and "TOM LEE") speaks once too. Each name
+    and the paragraphs under it become one turn, up to the next heading or a line of page
+    chrome ("© 2024 Example Radio", which stays chrome).
     """
     def name(b: Block) -> str | None:
         if b.kind != "heading" or b.level:
@@ -153,23 +158,34 @@ def _name_lines_are_speakers(text: str, blocks: list[Block]) -> list[Block]:
         m = _NAME_LINE.match(text[b.start:b.end])
         return m.group("name").strip() if m and 1 <= len(words(m.group("name"))) <= 4 else None
 
+    def said_by(i: int) -> bool:  # what follows name i is its turn's words (a short reply is a heading too)
+        return i + 1 < len(blocks) and (blocks[i + 1].kind == "paragraph" or (
+            blocks[i + 1].kind == "heading" and not blocks[i + 1].level
+            and (names.get(i + 1) is None or seen[names[i + 1].lower()] == 1)))
+
     heads = [i for i, b in enumerate(blocks) if b.kind == "heading"]
     names = {i: name(blocks[i]) for i in heads}
-    said = Counter(n.lower() for i, n in names.items()
-                   if n and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph")
+    seen = Counter(n.lower() for n in names.values() if n)
+    said = Counter(n.lower() for i, n in names.items() if n and said_by(i))
     repeated = {n for n, c in said.items() if c >= 2}
-    if len(repeated) < 2 or sum(bool(names[i] and names[i].lower() in repeated) for i in heads) < 0.8 * len(heads):
+    turns = [i for i in heads if names[i] and names[i].lower() in repeated and said_by(i)]
+    replies = {i + 1 for i in turns if blocks[i + 1].kind == "heading"}
+    others = [i for i in heads if i not in replies]
+    if len(repeated) < 2 or len(turns) < 0.8 * len(others) or len(turns) < 3 * len(repeated):
         return blocks
+    upper = all(names[i].isupper() for i in turns)
     out: list[Block] = []
     i = 0
     while i < len(blocks):
         b = blocks[i]
         who = names.get(i)
-        if who and who.lower() in repeated and i + 1 < len(blocks) and blocks[i + 1].kind == "paragraph":
+        if who and (who.lower() in repeated or (upper and who.isupper())) and said_by(i):
             j = i + 1
-            while j + 1 < len(blocks) and blocks[j + 1].kind == "paragraph":
+            while j + 1 < len(blocks) and blocks[j + 1].kind == "paragraph" \
+                    and not chrome_rule(text[blocks[j + 1].start:blocks[j + 1].end].strip()):
                 j += 1
-            out.append(Block("turn", b.start, blocks[j].end, body_start=blocks[i + 1].start, label=who))
+            role = "question" if QUESTION_LABELS.match(who) else "answer" if ANSWER_LABELS.match(who) else "turn"
+            out.append(Block(role, b.start, blocks[j].end, body_start=blocks[i + 1].start, label=who))
             i = j + 1
             continue
         out.append(b)
@@ -199,20 +215,27 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
     adoc = not pages and not wiki and _is_asciidoc(text, lines)
     # In wiki markup and AsciiDoc every line that opens with markup is a paragraph of its own.
     alone = frozenset(preset)
+    closing: Counter[str] = Counter()  # AsciiDoc block delimiters not yet met, by their line
     if wiki:
         alone |= frozenset(a for a, b, _ in lines if b > a and text[a] in _WIKI_MARKS)
     elif adoc:
-        alone |= frozenset(a for a, b, _ in lines if b > a and _ADOC_MARKUP.match(text, a, b))
+        alone |= frozenset(a for a, b, _ in lines if b > a and (
+            _ADOC_HEADING.match(text, a, b) or _ADOC_LINE.fullmatch(text, a, b) or _ADOC_DELIMITER.fullmatch(text, a, b)
+            or _ADOC_LIST.match(text, a, b)))
+        closing = Counter(text[a:b] for a, b, _ in lines if b > a and _ADOC_DELIMITER.fullmatch(text, a, b))
     # A paragraph that runs on past the headers (no blank line after them) starts where they end.
     spans = [(head_end + len(text[head_end:e]) - len(text[head_end:e].lstrip()) if s < head_end else s, e)
              for s, e in paragraphs(text, lines, alone=alone, join=wiki) if e > head_end]
     underlined = {} if adoc else _underlined_headings(text, [sp for sp in spans if sp[0] not in preset])
     listing: str | None = None  # the delimiter of the AsciiDoc literal block we are in
     inner = [] if pages else _inner_mail_headers(text, lines, head_end)
+    k = 0  # the next run of inner headers: spans and runs are both in order
     for s, e in spans:
-        if (run := next((r for r in inner if r[0] <= s < r[1]), None)) is not None:
-            if not blocks or blocks[-1].start != run[0]:
-                blocks.append(Block("metadata", run[0], run[1], rule="mail headers"))
+        while k < len(inner) and inner[k][1] <= s:
+            k += 1
+        if k < len(inner) and inner[k][0] <= s:
+            if not blocks or blocks[-1].start != inner[k][0]:
+                blocks.append(Block("metadata", inner[k][0], inner[k][1], rule="mail headers"))
             continue
         if s in preset:
             blocks.append(preset[s])
@@ -222,8 +245,15 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             delim = _ADOC_DELIMITER.fullmatch(text, s, e)
             if delim and (listing is None or text[s:e] == listing):
                 blocks.append(Block("metadata", s, e, rule="asciidoc markup"))
-                if text[s] in "-.+`":  # listing, literal, passthrough: their lines are text as written
-                    listing = None if listing else text[s:e]
+                closing[text[s:e]] -= 1
+                # Listing, literal, passthrough and comment blocks: their lines are not markup (or, in a
+                # comment, not text). A delimiter that is never closed opens nothing.
+                if listing:
+                    listing = None
+                elif text[s] in "-.+`/" and closing[text[s:e]] > 0:
+                    listing = text[s:e]
+            elif listing and listing.startswith("/"):
+                blocks.append(Block("metadata", s, e, rule="asciidoc comment"))
             elif listing:
                 blocks.append(Block("paragraph", s, e))
             else:
@@ -310,14 +340,15 @@ def _inner_mail_headers(text: str, lines: list[tuple[int, int, int]], after: int
 
 
 # MediaWiki markup: "== Heading ==" lines, "#" and "*" lists, ";" and ":" lines, "{| ... |}" tables.
-_WIKI_HEADING = re.compile(r"(={2,6})[ \t]*([^=\n](?:[^\n]*?[^=\n])?)[ \t]*\1[ \t]*$")
+_WIKI_HEADING = re.compile(r"(={1,6})[ \t]*([^=\s](?:[^\n]*?[^=\s])?)[ \t]*\1[ \t]*$")
 _WIKI_MARKS = frozenset("=#*:;{|!<")
 _WIKI_LIST = re.compile(r"[#*:;]+[ \t]*")
 
 
 def _is_mediawiki(text: str, lines: list[tuple[int, int, int]]) -> bool:
     """Whether a text file is MediaWiki markup: two "== Heading ==" lines at least."""
-    heads = sum(1 for a, b, ind in lines if b > a and not ind and _WIKI_HEADING.match(text, a, b))
+    heads = sum(1 for a, b, ind in lines if b > a and not ind and (m := _WIKI_HEADING.match(text, a, b))
+                and len(m.group(1)) >= 2)
     return heads >= 2
 
 
@@ -327,7 +358,8 @@ def _wiki_block(text: str, start: int, end: int) -> Block:
     ("{|", "|-", "|}") and lone tags ("<pre>") are markup, table rows ("| a || b", "! Key") rows."""
     para = text[start:end]
     if m := _WIKI_HEADING.match(para):
-        return Block("heading", start, start + m.end(2), body_start=start + m.start(2), level=len(m.group(1)) - 1)
+        return Block("heading", start, start + m.end(2), body_start=start + m.start(2),
+                     level=max(1, len(m.group(1)) - 1))
     if para.startswith(("{|", "|-", "|}")) or re.fullmatch(r"(?:</?[A-Za-z][^<>\n]*>\s*)+", para):
         return Block("metadata", start, end, rule="wiki markup")
     if para.startswith(("|", "!")):
@@ -340,9 +372,12 @@ def _wiki_block(text: str, start: int, end: int) -> Block:
 
 # AsciiDoc: "== Section" headings (no closing marks), "[source,console]" attributes, "----" block
 # delimiters, "(((index, terms)))", "image::" and "include::" lines, "// comments".
-_ADOC_HEADING = re.compile(r"(={1,6})[ \t]+(\S(?:.*\S)?)[ \t]*$")
-_ADOC_DELIMITER = re.compile(r"(-{4,}|\.{4,}|\*{4,}|_{4,}|\+{4,}|={4,}|`{3,})[ \t]*")
-_ADOC_MARKUP = re.compile(r"=|\[[^\]\n]*\]\s*$|\(\(\(|(image|include|ifdef|ifndef|endif)::|//|(-{4,}|\.{4,}|\*{4,}|_{4,}|\+{4,}|={4,}|`{3,})\s*$")
+_ADOC_HEADING = re.compile(r"(={1,6})[ \t]+([^\W\d_`*](?:.*[^\s=])?)[ \t]*$")
+_ADOC_DELIMITER = re.compile(r"(-{4,}|\.{4,}|\*{4,}|_{4,}|\+{4,}|={4,}|/{4,}|`{3,})[ \t]*")
+# A whole line of markup: "[source,console]", "(((index, terms)))", "image::x.png[]", "// note", ":toc:".
+_ADOC_LINE = re.compile(r"\[[^\]\n]*\]|\(\(\([^\n]*?\)\)\)|(?:image|include|ifdef|ifndef|endif)::[^\n]*|//(?!/)[^\n]*"
+                        r"|:[\w-]+:(?:[ \t][^\n]*)?")
+_ADOC_LIST = re.compile(r"(?:\*{1,5}|\.{1,5}|-)[ \t]+(?=\S)")
 
 
 def _is_asciidoc(text: str, lines: list[tuple[int, int, int]]) -> bool:
@@ -352,9 +387,9 @@ def _is_asciidoc(text: str, lines: list[tuple[int, int, int]]) -> bool:
     for a, b, ind in lines:
         if b == a or ind:
             continue
-        if (m := _ADOC_HEADING.match(text, a, b)) and not m.group(2).endswith("="):
+        if (m := _ADOC_HEADING.match(text, a, b)) and len(m.group(1)) >= 2:
             heads += 1
-        elif _ADOC_MARKUP.match(text, a, b):
+        elif _ADOC_LINE.fullmatch(text, a, b) and not text.startswith("//", a):
             markup += 1
     return heads >= 2 and markup >= 1
 
@@ -363,10 +398,12 @@ def _adoc_block(text: str, start: int, end: int) -> Block:
     """A paragraph of AsciiDoc outside literal blocks: a heading's level is its "=" marks (the
     document title is one), markup lines are metadata."""
     para = text[start:end]
-    if "\n" not in para and (m := _ADOC_HEADING.match(para)) and not m.group(2).endswith("="):
+    if "\n" not in para and (m := _ADOC_HEADING.match(para)):
         return Block("heading", start, start + m.end(2), body_start=start + m.start(2), level=len(m.group(1)))
-    if _ADOC_MARKUP.match(para) and not para.startswith("=") and "\n" not in para.strip():
+    if _ADOC_LINE.fullmatch(para):
         return Block("metadata", start, end, rule="asciidoc markup")
+    if m := _ADOC_LIST.match(para):  # "* item", "** nested", ". step"
+        return Block("list_item", start, end, body_start=start + m.end())
     return paragraph_block(text, start, end)
 
 
