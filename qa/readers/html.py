@@ -139,4 +139,3 @@ def _parse(html: str):
         return lxml_html.fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (etree.ParserError, ValueError):
         return None
-

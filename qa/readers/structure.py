@@ -134,8 +134,8 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
         return Block("paragraph", start, end)  # a dateline is content, not a section
     # "The latest FAQ is at http://zlib.net/zlib_faq.html" and "It can be converted into" (above an
     # example) end open too, but a heading has no address in it and does not end on a word like "the".
-    if headings and "\n" not in para and ends_open(para) and 0 < len(words(para)) <= 20 and len(para) <= 160 \
-            and "://" not in para and words(para)[-1].lower() not in _NEEDS_MORE and not STAMPED.match(para) \
+    if headings and "\n" not in para and ends_open(para) and 0 < len(said := words(para)) <= 20 and len(para) <= 160 \
+            and "://" not in para and said[-1].lower() not in _NEEDS_MORE and not STAMPED.match(para) \
             and not para.startswith(">") and not para.rstrip().endswith(","):
         # "> Alice" is a quoted mail's signature and "Hi Peter," a greeting, not sections.
         return Block("heading", start, end, level=0)  # level 0: inferred from its shape, not marked

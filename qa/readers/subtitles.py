@@ -33,6 +33,8 @@ _TAG = re.compile(r"</?(?:[biu]|c|ruby|rt|span)(?:\.[\w.-]{1,40})?>|</?(?:v|lang
 # "[Music]", "(applause)", "♪": sounds, not words.
 _SOUND = re.compile(r"^(?:[\[(][^\])\n]{1,40}[\])]|[♪♫#\s]+)$")
 _SENTENCE_END = (".", "!", "?", "…", '"', "”", "'", "’")
+# The first line of a WebVTT file: "WEBVTT", perhaps with a title after a space or a tab.
+_WEBVTT = re.compile(r"WEBVTT(?=[ \t]|$)")
 
 # A paragraph ends at a pause this long (seconds) after a sentence, at a new speaker, or
 # past these sizes (characters): about one passage of spoken text (see qa/chunking.py).
@@ -58,7 +60,7 @@ def looks_like_subtitles(text: str) -> bool:
     head = [ln.strip() for ln in text.lstrip("\ufeff").splitlines()[:6] if ln.strip()]
     if not head:
         return False
-    opens = re.match(r"WEBVTT(?:[ \t]|$)", head[0]) or bool(_TIMING.match(head[0])) or (
+    opens = _WEBVTT.match(head[0]) or bool(_TIMING.match(head[0])) or (
         head[0].isdigit() and len(head) > 1 and bool(_TIMING.match(head[1])))
     if not opens:
         return False
@@ -72,16 +74,15 @@ def looks_like_subtitles(text: str) -> bool:
 
 
 def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
-    """``(start, end, lines)`` of every cue, in order, and the title a WebVTT header gives.
+    """``(start, end, lines)`` of every cue, in order, and the title a WebVTT header gives
+    ("" for a header without one, None for a file without a header).
 
     Text after a blank line inside a cue (no timing line above it) is kept with the cue
     before it: a hand-edited file does that, and the words were said. A cue's number, the
     WebVTT header and its NOTE, STYLE and REGION blocks are not text.
     """
     lines = text.lstrip("\ufeff").splitlines()
-    title = None
-    if lines and lines[0].startswith("WEBVTT"):
-        title = lines[0][6:].strip(" \t-") or None
+    title = lines[0][6:].strip(" \t-") if lines and _WEBVTT.match(lines[0]) else None
     cues: list[tuple[float, float, list[str]]] = []
     cur: list[str] | None = None
     pending: list[str] = []  # a block not (yet) under a timing line
@@ -143,8 +144,8 @@ def read_subtitles(text: str) -> Extracted:
     """
     cues, title = _cues(text)
     if not cues:
-        if re.match(r"\ufeff?WEBVTT(?:\s|$)", text):
-            return Extracted("", (), title=title, format="subtitles")  # a header and no cue: nothing said
+        if title is not None:
+            return Extracted("", (), title=title or None, format="subtitles")  # a header and no cue: nothing said
         from .text import read_text
 
         return read_text(text)
@@ -182,9 +183,10 @@ def read_subtitles(text: str) -> Extracted:
     out, spans = [], []
     pos = 0
     for p in paras:
-        head = f"[{_clock(p['start'])}] " + (f"{p['voice']}: " if p["voice"] else "")
+        clock = f"[{_clock(p['start'])}] "
+        head = clock + (f"{p['voice']}: " if p["voice"] else "")
         body = " ".join(p["words"])
-        spans.append((pos, pos + len(head) + len(body), pos + len(f"[{_clock(p['start'])}] ")))
+        spans.append((pos, pos + len(head) + len(body), pos + len(clock)))
         out.append(head + body)
         pos += len(head) + len(body) + 2
     extracted = "\n\n".join(out)
@@ -193,4 +195,4 @@ def read_subtitles(text: str) -> Extracted:
     # The time is not part of a sentence (nor is a label that settle_dialogue did not keep).
     blocks = [Block("paragraph", b.start, b.end, body_start=after_clock) if b.kind == "paragraph" else b
               for b, (_, _, after_clock) in zip(blocks, spans)]
-    return Extracted(extracted, tuple(blocks), title=title, format="subtitles")
+    return Extracted(extracted, tuple(blocks), title=title or None, format="subtitles")

@@ -283,6 +283,20 @@ _MAIL_KEYS = frozenset("from to cc bcc subject date reply-to sender message-id i
 _HEADER_LINE = re.compile(r"([A-Za-z][\w-]{0,30}):[ \t]")
 
 
+def _header_field(line: str, folded: bool, keys: set[str]) -> str | None:
+    """What one line of a block of mail headers is: a known header's name ("subject"), "" for a
+    line that goes on the block (a folded line, or a field of another name such as "X-Mailer:"
+    once a known one was met), None for a line that ends it. A known name is added to ``keys``."""
+    m = _HEADER_LINE.match(line)
+    key = m.group(1).lower() if m else ""
+    if key in _MAIL_KEYS:
+        keys.add(key)
+        return key
+    if keys and (folded or (m and ("-" in key or key.startswith("x-")))):
+        return ""
+    return None
+
+
 def _mail_headers(text: str) -> tuple[int, str | None]:
     """End of a block of mail headers that opens the text (0 if none), and its Subject.
 
@@ -295,13 +309,11 @@ def _mail_headers(text: str) -> tuple[int, str | None]:
     pos, keys, subject = 0, set(), None
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        m = _HEADER_LINE.match(body)
-        if m and (key := m.group(1).lower()) in _MAIL_KEYS:
-            keys.add(key)
-            if key == "subject":
-                subject = body[m.end():].strip() or None
-        elif not ((m and keys and ("-" in key or key.startswith("x-"))) or (keys and body[:1] in " \t" and body.strip())):
+        field = _header_field(body, body[:1] in " \t" and bool(body.strip()), keys)
+        if field is None:
             break
+        if field == "subject":
+            subject = body[body.index(":") + 1:].strip() or None
         pos += len(line)
     if len(keys) < 2 or not keys & {"from", "subject"}:
         return 0, None
@@ -324,12 +336,9 @@ def _inner_mail_headers(text: str, lines: list[tuple[int, int, int]], after: int
         while j < len(lines) and lines[j][1] > lines[j][0]:
             s, e, ind = lines[j]
             line = text[s:e]
-            m = _HEADER_LINE.match(line + " ")
-            key = m.group(1).lower() if m else ""
-            if key in _MAIL_KEYS:
-                keys.add(key)
-            elif not ((j == i and re.fullmatch(r"Message:\s*\d+", line)) or (keys and ind and j > i)
-                      or (m and keys and ("-" in key or key.startswith("x-")))):
+            # The lines are stripped: " " stands for the space after an empty field's colon.
+            if _header_field(line + " ", bool(ind) and j > i, keys) is None \
+                    and not (j == i and re.fullmatch(r"Message:\s*\d+", line)):
                 break
             end = e
             j += 1
