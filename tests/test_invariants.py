@@ -100,6 +100,9 @@ def _check(name: str, text: str) -> None:
 @example(("doc.txt", "\n".join([PROSE_0, "Opening hours", "Opening hours", "[2]: https://example.org/x", PROSE_0])))
 # And a question's tight sub-list, whose answer passage began with the sub-list's indentation.
 @example(("doc.md", "1. **How do I install it?**\n   - step a\n" + (PROSE_0 + "\n") * 2 + "word " * 200))
+# And a "Related news" line under a sentence that ends in a short line ("Opening hours"), above the
+# prose: dropped as a related-links list at the page's edge, though the sentence says something.
+@example(("doc.txt", "\n".join([PROSE_0, "Opening hours", "Related news", PROSE_0, PROSE_0, PROSE_0])))
 def test_generated_documents_keep_every_character(doc):
     _check(*doc)
 

@@ -363,8 +363,18 @@ def mark_chrome(text: str, blocks: list[Block], *, authored: bool = False) -> li
                    and len(_text(text, out[i])) <= 100), None)
     if opened is not None:
         last = max([i for i in prose if i < opened], default=first)
+    # The page's edges are past the outermost blocks that say something: a sentence's worth of
+    # words that is not chrome-shaped ("... in two long halls.\nOpening hours" does not read as
+    # prose, but a "Related news" line between it and the prose is not at the page's edge). (Not
+    # past readers' comments: there the page's content has already ended.)
+    def says(i: int) -> bool:
+        return i not in listed and len(words(_text(text, out[i]))) >= 10 and not chrome_rule(_text(text, out[i]).strip())
+
+    said = [i for i in content if i > last and says(i)] if opened is None else []
+    bottom = said[-1] if said else last
+    top = next((i for i in content if i < first and says(i)), first)
     for i, rule in listed.items():
-        if i < first or i > last:
+        if i < top or i > bottom:
             drop(i, rule)
 
     # Above the prose: a copied page starts with the window title ("Story – Site"),
@@ -388,17 +398,10 @@ def mark_chrome(text: str, blocks: list[Block], *, authored: bool = False) -> li
         # the heading right above the prose is the story's, not the menu's.
         menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
         runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
-    # Past the prose, chrome is what lies beyond the outermost block that says something: a
-    # sentence's worth of words that is not chrome-shaped ("... in two long halls.\nOpening
-    # hours" does not read as prose, but a line between it and the prose is not at the page's
-    # edge). (Not past readers' comments: there the page's content has already ended.) Above
-    # the prose this bounds only the shape rules below: the window title and menus are found
+    # Past the prose, chrome is what lies beyond the outermost block that says something (above).
+    # Above the prose this bounds only the shape rules below: the window title and menus are found
     # above as before.
-    def says(i: int) -> bool:
-        return i not in listed and len(words(_text(text, out[i]))) >= 10 and not chrome_rule(_text(text, out[i]).strip())
-
-    said = [i for i in content if i > last and says(i)] if opened is None else []
-    tail = [i for i in content if i > (said[-1] if said else last)]
+    tail = [i for i in content if i > bottom]
     runs(text, out, tail, 5, drop)
     opens = next((i for i in lead if says(i) and out[i].kind not in ("chrome", "metadata")), first)
     for i in [i for i in lead if i < opens] + tail:
