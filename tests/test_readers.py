@@ -681,12 +681,30 @@ def test_asciidoc_in_a_text_file():
     # Angle brackets that are not cue markup, and "-->" without spaces around it.
     ("1\n00:00:01,000-->00:00:02,000\nIf x <b and y> c then stop.\n\n2\n00:00:03,000-->00:00:04,000\nOk.\n",
      ["If x <b and y> c then stop. Ok."]),
+    # In SubRip, NOTE starts no comment block: a line said after a blank line inside a cue is kept.
+    ("1\n00:00:01,000 --> 00:00:04,000\nWe checked the figures.\n\nNOTE the price rose to nine euros.\n\n"
+     "2\n00:00:05,000 --> 00:00:06,000\nThat is all.\n", ["NOTE the price rose to nine euros."]),
+    # In WebVTT a comment is "NOTE" alone or followed by a space: "NOTEWORTHY" opens words said.
+    ("WEBVTT\n\nNOTE written by the captioner\n\n00:01.000 --> 00:04.000\nWe checked the figures.\n\n"
+     "NOTEWORTHY is the rise to nine euros.\n\n00:05.000 --> 00:06.000\nThat is all.\n",
+     ["NOTEWORTHY is the rise to nine euros."]),
 ])
 def test_subtitle_edge_cases_keep_every_word(text, said):
-    doc, ps = passages_of("edge.srt", text.encode())
+    doc, ps = passages_of("edge.vtt" if text.startswith("WEBVTT") else "edge.srt", text.encode())
     assert doc.format == "subtitles"
     flat = " ".join(doc.text.split())
     assert all(x in flat for x in said)
+    assert "written by the captioner" not in flat  # a WebVTT comment is still set aside
+
+
+def test_a_dash_in_a_cue_hands_over_to_another_speaker():
+    text = ("1\n00:00:01,000 --> 00:00:03,000\n- Are you coming to the harbour tonight?\n- Only if it stops raining.\n\n"
+            "2\n00:00:03,500 --> 00:00:05,000\n- Then bring a coat.\n- I will.\n")
+    doc, _ = passages_of("d.srt", text.encode())
+    paragraphs = [doc.text[b.start:b.end] for b in doc.blocks]
+    assert len(paragraphs) == 4, paragraphs
+    assert paragraphs[1].endswith("Only if it stops raining.") and "Are you coming" not in paragraphs[1]
+    assert not any(p.lstrip().startswith("-") for p in paragraphs)
 
 
 def test_subtitle_voice_on_its_own_line_and_a_text_about_webvtt():

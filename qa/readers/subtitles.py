@@ -82,7 +82,8 @@ def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
     WebVTT header and its NOTE, STYLE and REGION blocks are not text.
     """
     lines = text.lstrip("\ufeff").splitlines()
-    title = lines[0][6:].strip(" \t-") if lines and _WEBVTT.match(lines[0]) else None
+    webvtt = bool(lines and _WEBVTT.match(lines[0]))
+    title = lines[0][6:].strip(" \t-") if webvtt else None
     cues: list[tuple[float, float, list[str]]] = []
     cur: list[str] | None = None
     pending: list[str] = []  # a block not (yet) under a timing line
@@ -91,7 +92,10 @@ def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
         if not pending:
             return
         first = pending[0].strip()
-        if not (first.startswith(("WEBVTT", "NOTE", "STYLE", "REGION")) or (len(pending) == 1 and first.isdigit())):
+        # Only WebVTT has such blocks, each keyword alone or followed by a space (the spec): in a
+        # SubRip file, or as "NOTEWORTHY", the block is words that were said.
+        block = webvtt and first.split(None, 1)[0] in ("WEBVTT", "NOTE", "STYLE", "REGION") if first else False
+        if not (block or (len(pending) == 1 and first.isdigit())):
             if not cues:
                 cues.append((0.0, 0.0, []))
             cues[-1][2].extend(pending)
@@ -122,14 +126,16 @@ def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
     return cues, title
 
 
-def _clean(line: str) -> tuple[str | None, str]:
-    """A cue line's speaker (from a WebVTT voice tag) and its words without markup."""
+def _clean(line: str) -> tuple[str | None, str, bool]:
+    """A cue line's speaker (from a WebVTT voice tag), its words without markup, and whether a
+    dash opened it (the mark of a change of speaker inside one cue)."""
     voice = _VOICE.search(line)
     words = html.unescape(_TAG.sub("", line)).replace("\u00a0", " ")
     words = " ".join(words.split())
-    if words[:2] in ("- ", "– ", "— "):  # a dash marks a change of speaker inside one cue
+    dashed = words[:2] in ("- ", "– ", "— ")
+    if dashed:
         words = words[2:].lstrip()
-    return (voice.group(1).strip() if voice else None), words
+    return (voice.group(1).strip() if voice else None), words, dashed
 
 
 def read_subtitles(text: str) -> Extracted:
@@ -158,8 +164,9 @@ def read_subtitles(text: str) -> Extracted:
         filled = [n for n, line in enumerate(lines) if line.strip()]
         first, several = (filled[0] if filled else 0), len(filled) > 1
         for n, line in enumerate(lines):
-            tag, words = _clean(line)
-            voice = tag or voice  # "<v Ann>" on a line of its own names the lines below it
+            tag, words, dashed = _clean(line)
+            # "<v Ann>" on a line of its own names the lines below it, until a dash hands over.
+            voice = tag or (None if dashed else voice)
             if not words or _SOUND.match(words):
                 continue
             said.add(words)
@@ -172,9 +179,10 @@ def read_subtitles(text: str) -> Extracted:
             closed = bool(cur) and cur["words"][-1].endswith(_SENTENCE_END)
             label = find_label(words)
             if (cur is None or (voice and voice != cur["voice"]) or label is not None or size >= HARD_CHARS
-                    or (closed and (size >= SOFT_CHARS or start - last_end >= PAUSE_SECONDS))):
-                # A paragraph that only breaks a long turn goes on with its speaker.
-                who = voice or (cur["voice"] if cur and label is None else None)
+                    or dashed or (closed and (size >= SOFT_CHARS or start - last_end >= PAUSE_SECONDS))):
+                # A paragraph that only breaks a long turn goes on with its speaker; after a dash
+                # someone else speaks, unnamed unless a voice tag names them.
+                who = voice or (cur["voice"] if cur and label is None and not dashed else None)
                 cur = {"start": start, "voice": who, "words": []}
                 paras.append(cur)
             cur["words"].append(words)
