@@ -753,3 +753,16 @@ def test_a_titled_name_with_a_clock_above_the_words():
                                     "Emma Stone  0:18\nBy accident, really; I studied music first.\n").encode())
     assert [b.label for b in doc.blocks if b.kind in ("turn", "question", "answer")] == [
         "Dr. Tom Lee", "Emma Stone", "Dr. Tom Lee", "Emma Stone"]
+
+
+@pytest.mark.parametrize("mark", ["[1]", "[citation needed]", "<ref>Smith 2001, p. 4</ref>", '<ref name="a"/>'])
+def test_a_sentence_closed_by_a_citation_mark_is_not_a_heading(mark):
+    """A copy of an encyclopedia page keeps its citation marks after the full stop: such a short
+    paragraph was read as a heading, the section of everything below it."""
+    text = (f"The harbour museum was founded by the city in 1602.{mark}\n\n"
+            "It keeps 340 ship models in two long halls, and the audio guides are free for children.\n\n"
+            "Visitors can borrow the guides in six languages at the desk, which opens at nine.\n")
+    doc, ps = passages_of("museum.txt", text.encode())
+    assert [b.kind for b in doc.blocks] == ["paragraph"] * 3
+    assert all(p.section is None for p in ps)
+    assert any(f"1602.{mark}" in p.text for p in ps)

@@ -139,9 +139,17 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
+# Citation marks after a sentence's full stop, as copies of encyclopedia pages and wiki markup
+# keep them: "founded in 1602.[1]", "[citation needed]", "<ref>Smith 2001</ref>", "<ref name="a"/>".
+_CITATIONS = re.compile(r"(?:\s*(?:\[(?:\d{1,4}|[a-z]|citation needed|note \d{1,4}|nb \d{1,4})\]|<ref\b[^>]*/>|"
+                        r"<ref\b[^>]*>[^<]*</ref>))+$", re.I)
+
+
 def ends_open(line: str) -> bool:
-    """True when a line has no closing punctuation (headings, menu items)."""
+    """True when a line has no closing punctuation (headings, menu items); citation marks after
+    its last word do not count ("It was founded in 1602.[1]" is closed)."""
     s = line.rstrip().rstrip("*_").rstrip()
+    s = _CITATIONS.sub("", s) or s  # a line that is only "[1]" stays as it is
     return bool(s) and s[-1] not in TERMINAL
 
 
