@@ -191,6 +191,26 @@ def test_html_inline_marks_are_not_kept():
     assert "*" not in doc.text and "`" not in doc.text
 
 
+def test_html_keeps_code_in_figures_and_images_as_their_alt_text():
+    """Jekyll's highlighter wraps every code block in a <figure>, which the extractor left out
+    whole with images off: a blog post lost the error message it was about."""
+    page = ("<html><head><title>Mempool notes</title></head><body><article><h1>Mempool notes</h1>"
+            "<p>I tried rebroadcasting the raw transaction with sendrawtransaction, and the node refused it "
+            "with an error that took me a whole evening to understand.</p>"
+            '<figure class="highlight"><pre><code class="language-sh">$ bitcoin-cli sendrawtransaction &lt;rawtx&gt;\n'
+            "error code: -25\nerror message:\nMissing inputs</code></pre></figure>"
+            "<p>Looking at the missing input I noticed that it spends an unconfirmed change output of a "
+            "parent transaction that paid an equally low fee.</p>"
+            '<p><img src="/images/chained.png" alt="chained mempool transactions"></p>'
+            "<p>The parent had been dropped from my mempool, so the child could not be accepted either.</p>"
+            '<p><img src="/images/spacer.png"></p></article></body></html>')
+    doc, ps = passages_of("mempool.html", page.encode())
+    body = " ".join(p.text for p in ps)
+    assert "Missing inputs" in body and "error code: -25" in body
+    assert "chained mempool transactions" in doc.text
+    assert "![" not in doc.text and "/images/" not in doc.text
+
+
 def test_a_timestamp_marker_turn_is_not_a_section():
     # Podcast transcripts mark ad breaks as "**Break:** \[24:27\]": a label with nothing said.
     text = ("**Host:** Welcome back. What are you working on?\n\n**Dana Cho:** A faster parser, mostly.\n\n"

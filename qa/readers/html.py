@@ -24,7 +24,10 @@ def read_html(html: str, name: str) -> Extracted:
     import trafilatura
 
     text = trafilatura.extract(
-        html, output_format="markdown", include_tables=True, include_links=False, include_images=False,
+        # Images on: trafilatura leaves out a <figure> whole without them, and static-site
+        # generators (Jekyll's highlighter) wrap every code block in one; the images themselves
+        # become their alt text below.
+        html, output_format="markdown", include_tables=True, include_links=False, include_images=True,
         include_comments=False, include_formatting=True, favor_recall=True, with_metadata=False,
         deduplicate=False,
     )
@@ -35,6 +38,9 @@ def read_html(html: str, name: str) -> Extracted:
     # The Markdown output escapes every underscore ("SIDE\_MODULE"); inside a word it cannot
     # start emphasis, and the escape would hide the identifier from readers and from search.
     text = _INTRAWORD_UNDERSCORE.sub("_", text.strip()) + "\n"
+    # "![chained mempool transactions](/images/x.png)": the words a reader of the page has of an
+    # image are its alt text; an image without one leaves nothing.
+    text = _IMAGE_LINE.sub("", _IMAGE.sub(lambda m: m.group(1).strip(), text))
     # Inline marks inside a line ("shipped over **eight million** units", "a validated
     # `Pipfile.lock`") are the page's styling, not its words: a reader of the page never sees
     # them, and they split a phrase that a user quotes. Marks that open a line stay: they make
@@ -50,6 +56,8 @@ def read_html(html: str, name: str) -> Extracted:
 
 
 _INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_IMAGE_LINE = re.compile(r"^[ \t]+$", re.M)  # a line that held only an image
 # trafilatura writes bold as **x**, italics as *x* and code as `x` (its underscores are escaped).
 # Spans are matched from the left, so that each mark pairs with its own closing mark.
 _INLINE_EMPHASIS = re.compile(r"(?<![\w*\\])(\*\*|\*)(?=[^\s*])(.*?[^\s*\\])\1(?![\w*])")
