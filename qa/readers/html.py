@@ -38,13 +38,11 @@ def read_html(html: str, name: str) -> Extracted:
     # The Markdown output escapes every underscore ("SIDE\_MODULE"); inside a word it cannot
     # start emphasis, and the escape would hide the identifier from readers and from search.
     text = _INTRAWORD_UNDERSCORE.sub("_", text.strip()) + "\n"
-    # "![chained mempool transactions](/images/x.png)": the words a reader of the page has of an
-    # image are its alt text; an image without one leaves nothing.
-    text = _IMAGE_LINE.sub("", _IMAGE.sub(lambda m: m.group(1).strip(), text))
     # Inline marks inside a line ("shipped over **eight million** units", "a validated
     # `Pipfile.lock`") are the page's styling, not its words: a reader of the page never sees
     # them, and they split a phrase that a user quotes. Marks that open a line stay: they make
-    # "**Q:**" a label and a bold line a FAQ question.
+    # "**Q:**" a label and a bold line a FAQ question. Of an image ("![chained mempool
+    # transactions](/images/x.png)") a reader has its alt text; one without any leaves nothing.
     text = _strip_inline_marks(text)
     # The extractor leaves out the article's byline and date ("Posted by ...", "Published
     # <time>"): put those lines, as the page writes them, above the text, so that "who
@@ -57,7 +55,6 @@ def read_html(html: str, name: str) -> Extracted:
 
 _INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_IMAGE_LINE = re.compile(r"^[ \t]+$", re.M)  # a line that held only an image
 # trafilatura writes bold as **x**, italics as *x* and code as `x` (its underscores are escaped).
 # Spans are matched from the left, so that each mark pairs with its own closing mark.
 _INLINE_EMPHASIS = re.compile(r"(?<![\w*\\])(\*\*|\*)(?=[^\s*])(.*?[^\s*\\])\1(?![\w*])")
@@ -70,12 +67,16 @@ def _unmark(m: re.Match) -> str:
 
 
 def _strip_inline_marks(text: str) -> str:
-    """``text`` without inline code marks, and emphasis marks that open inside a line, outside code blocks."""
+    """``text`` without inline code marks, emphasis marks that open inside a line, and images
+    (their alt text stays), outside code blocks."""
     out, fenced = [], False
     for line in text.split("\n"):
         if _FENCE.match(line):
             fenced = not fenced
         elif not fenced:
+            if _IMAGE.search(line):
+                line = _IMAGE.sub(lambda m: m.group(1).strip(), line)
+                line = line if line.strip() else ""  # a line that held only an image
             line = _INLINE_CODE.sub(r"\1", line)  # a code span never makes a label
             line = _INLINE_EMPHASIS.sub(_unmark, _INLINE_EMPHASIS.sub(_unmark, line))  # twice: nested marks
         out.append(line)
