@@ -94,7 +94,7 @@ def _cues(text: str) -> tuple[list[tuple[float, float, list[str]]], str | None]:
         first = pending[0].strip()
         # Only WebVTT has such blocks, each keyword alone or followed by a space (the spec): in a
         # SubRip file, or as "NOTEWORTHY", the block is words that were said.
-        block = webvtt and first.split(None, 1)[0] in ("WEBVTT", "NOTE", "STYLE", "REGION") if first else False
+        block = webvtt and bool(first) and first.split(None, 1)[0] in ("WEBVTT", "NOTE", "STYLE", "REGION")
         if not (block or (len(pending) == 1 and first.isdigit())):
             if not cues:
                 cues.append((0.0, 0.0, []))
