@@ -23,7 +23,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -104,6 +104,7 @@ class TextTables:
     sent_speaker: list[str | None]  # lower-cased label of who says each sentence row (transcripts, interviews)
     sent_len: np.ndarray  # characters of each sentence row
     context_tokens: list[frozenset[str]]  # stemmed terms of each passage's title, section and question
+    doc_speakers: dict[str, tuple[str, ...]]  # the speaker labels of each document (by source), sorted
 
     def idf(self, term: str) -> float:
         return math.log((self.n_docs + 1) / (self.df.get(term, 0) + 0.5))
@@ -121,6 +122,7 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
     speakers: list[str | None] = []
     lengths: list[int] = []
     context: list[frozenset[str]] = []
+    by_doc: dict[str, set[str]] = {}
     for r in records:
         toks: set[str] = set()
         context.append(frozenset(tokenize(" ".join(x for x in (r.title, r.section, r.question) if x))))
@@ -142,6 +144,8 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
                 speaker = label.name.lower() if len(label.name) >= 3 else None
             prev = e
             speakers.append(speaker)
+            if speaker is not None:
+                by_doc.setdefault(r.source, set()).add(speaker)
             lengths.append(e - s)
             seq = tuple(tokenize(sent))
             st = frozenset(seq)
@@ -158,7 +162,8 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
         df.update(toks)
     return TextTables(sent_tokens, sent_seq, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
                       pass_tokens, pass_caps, q_row, q_span, df, len(records), speakers,
-                      np.asarray(lengths, np.int64), context)
+                      np.asarray(lengths, np.int64), context,
+                      {doc: tuple(sorted(labels)) for doc, labels in by_doc.items()})
 
 
 # --------------------------------------------------------------- features
@@ -213,22 +218,47 @@ def _speaker_match(qt: "QueryTerms", label: str) -> float:
     return got
 
 
-def put_to(qt: "QueryTerms", label: str) -> str | None:
-    """The question put to the speaker it names, in the second person, or None when it names none.
+def put_to(qt: "QueryTerms", *labels: str) -> str | None:
+    """The question put to the speakers it names, in the second person, or None when it names none.
 
     "Which languages did Robert Griesemer grow up with?" becomes "which languages did you
     grow up with?": a speaker says "I grew up with Pascal", never their own name, so the
     plain question's cosine with their sentences is low (measured on one such pair:
-    0.16, against 0.37 for the question put to them).
+    0.16, against 0.37 for the question put to them). Of ``labels``, those the question
+    names are all put in the second person.
     """
-    match = _speaker_match(qt, label)  # 1 when the whole label is in the question, else a part of it
-    if match <= 0:
-        return None
-    names = [re.escape(label)] if match == 1.0 else [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
-    name = r"(?<!\w)(?:the )?(?:" + "|".join(names) + r")"
-    q = re.sub(name + r"(?:'s|’s)(?!\w)", "your", qt.lowered)
-    q = re.sub(name + r"(?!\w)", "you", q)
-    return re.sub(r"\byou(?: you)+\b", "you", q)
+    q = qt.lowered
+    named = False
+    for label in labels:
+        match = _speaker_match(qt, label)  # 1 when the whole label is in the question, else a part of it
+        if match < 0.25:  # under half of the label's words: "financial" is not "Practice 101 in the financial world"
+            continue
+        named = True
+        names = [re.escape(label)] if match == 1.0 else [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
+        name = r"(?<!\w)(?:the )?(?:" + "|".join(names) + r")"
+        q = re.sub(name + r"(?:'s|’s)(?!\w)", "your", q)
+        q = re.sub(name + r"(?!\w)", "you", q)
+    return re.sub(r"\byou(?: you)+\b", "you", q) if named else None
+
+
+def named_speakers(qt: "QueryTerms", labels: Sequence[str]) -> tuple[str, ...]:
+    """Of a document's speaker ``labels``, those the question names (half their words or more)."""
+    return tuple(label for label in labels if _speaker_match(qt, label) >= 0.25)
+
+
+def without_names(qt: "QueryTerms", labels: Sequence[str]) -> "QueryTerms":
+    """The question's terms without the words of the speakers ``labels`` it names.
+
+    In a document where they speak, their names say who answers, not what: a host's
+    introduction that names every guest covers them and answers nothing.
+    """
+    drop = set(tokenize(" ".join(labels)))
+    if not drop & qt.tokens:
+        return qt
+    idf = {t: w for t, w in qt.idf.items() if t not in drop}
+    return replace(qt, tokens=qt.tokens - drop, idf=idf, total=sum(idf.values()) or 1.0,
+                   rare=tuple(t for t in qt.rare if t not in drop),
+                   pairs=tuple(p for p in qt.pairs if not drop & set(p)))
 
 
 def query_terms(question: str, q_tokens: Sequence[str], tables: TextTables) -> QueryTerms:
@@ -283,6 +313,8 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
     """
     n = len(sent_cos)
     rows = range(first_row, first_row + n)
+    if spoken_cos is not None:
+        sent_cos = spoken_cos  # the cosines the question's names do not inflate (see spoken_cos)
     covs = [_cov(qt, tables.sent_tokens[r]) for r in rows] if n else [0.0]
     win_cov, win_cos = 0.0, -1.0
     for i in range(n):

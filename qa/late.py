@@ -23,16 +23,19 @@ from .lexical import stopwords
 from .onnx_model import TokenVectors
 
 
-def query_matrix(tv: TokenVectors) -> np.ndarray:
+def query_matrix(tv: TokenVectors, names: tuple[str, ...] = ()) -> np.ndarray:
     """The question's token vectors worth matching, as float32 rows.
 
     Word-initial pieces that are words and not stop words: "how", "the" and "?"
     match something in every passage and would only add noise, and a word's
     continuation pieces ("##ing") repeat its first piece's context.
-    All tokens when that leaves none.
+    All tokens when that leaves none. The pieces that begin a word of ``names``
+    (speakers the question names, see ``qa.confidence.without_names``) are left out too.
     """
     stop = stopwords()
-    keep = [i for i, t in enumerate(tv.tokens) if t.isalnum() and t.lower() not in stop]
+    words = [w for n in names for w in n.lower().split()]
+    keep = [i for i, t in enumerate(tv.tokens) if t.isalnum() and t.lower() not in stop
+            and not any(w.startswith(t.lower()) for w in words)]
     rows = tv.vectors[keep] if keep else tv.vectors
     return np.asarray(rows, dtype=np.float32)
 

@@ -33,7 +33,7 @@ from .lexical import tokenize
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
-                         put_to, query_terms, sentence_features)
+                         named_speakers, put_to, query_terms, sentence_features, without_names)
 from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
@@ -517,39 +517,49 @@ class Retriever:
         if qtok is None:  # a caller that brought only the question's vector (bulk encoding)
             qtok = self._query_tokens.get(q) or self._embedder.encode_query_tokens(q)[1]
         late = maxsim(query_matrix(qtok), *self._token_vectors(gen), gen.token_first, ids_arr[picked])
-        put_cos = self._put_cos(gen, tables, qt, [int(starts[j]) for j in picked],
+        # In a document where the speakers the question names speak, their names say who, not what.
+        named = [named_speakers(qt, tables.doc_speakers.get(gen.records[int(ids_arr[j])].source, ())) for j in picked]
+        for names in set(named) - {()}:
+            at = [i for i, n in enumerate(named) if n == names]
+            late[at] = maxsim(query_matrix(qtok, names), *self._token_vectors(gen), gen.token_first,
+                              ids_arr[[picked[i] for i in at]])
+        put_cos = self._put_cos(gen, qt, named, [int(starts[j]) for j in picked],
                                 [int(offsets[j + 1] - offsets[j]) for j in picked])
         out = []
-        for j, qc, ms in zip(picked, q_cos, late):
+        for j, qc, ms, names in zip(picked, q_cos, late, named):
             rid = int(ids_arr[j])
             a, b = offsets[j], offsets[j + 1]
             first = int(starts[j])
             spoken = sent_cos[a:b]
             if put_cos:
                 spoken = np.array([put_cos.get(first + i, float(c)) for i, c in enumerate(spoken)])
-            ev = candidate_evidence(qt, tables, rid, first, sent_cos[a:b], (*z[j], fused[j]),
+            ev = candidate_evidence(without_names(qt, names) if names else qt, tables, rid, first, sent_cos[a:b],
+                                    (*z[j], fused[j]),
                                     float(dense[j]), float(qc), float(ms), spoken)
             out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev, spoken))
         return qt, out
 
-    def _put_cos(self, gen: Generation, tables: TextTables, qt: QueryTerms, firsts: list[int],
+    def _put_cos(self, gen: Generation, qt: QueryTerms, named: list[tuple[str, ...]], firsts: list[int],
                  counts: list[int]) -> dict[int, float]:
-        """Cosine of the question put to each speaker it names (:func:`qa.confidence.put_to`)
-        with that speaker's sentences among the candidates, by sentence row."""
-        by_label: dict[str, list[int]] = {}
-        for a, n in zip(firsts, counts):
-            for r in range(a, a + n):
-                sp = tables.sent_speaker[r]
-                if sp is not None:
-                    by_label.setdefault(sp, []).append(r)
-        asked = {sp: put_to(qt, sp) for sp in by_label}
-        asked = {sp: q for sp, q in asked.items() if q}
-        if not asked:
+        """Cosine of the question put to the speakers it names (:func:`qa.confidence.put_to`)
+        with every sentence of the documents they speak in, by sentence row; ``named`` holds
+        those speakers for each candidate passage.
+
+        In a transcript a speaker's name in the question says who, not what: the host's
+        introduction ("joined today by Rob Pike and Robert Griesemer") matches the names
+        and answers nothing, so within such a document no sentence is credited for them.
+        """
+        by_q: dict[str, list[int]] = {}
+        for names, a, n in zip(named, firsts, counts):
+            q = put_to(qt, *names)
+            if q:
+                by_q.setdefault(q, []).extend(range(a, a + n))
+        if not by_q:
             return {}
-        vecs = dict(zip(asked, self._question_vectors(list(asked.values()))))
+        vecs = dict(zip(by_q, self._question_vectors(list(by_q))))
         out: dict[int, float] = {}
-        for sp, v in vecs.items():
-            rows = np.asarray(by_label[sp], dtype=np.int64)
+        for q, v in vecs.items():
+            rows = np.asarray(by_q[q], dtype=np.int64)
             out.update(zip(rows.tolist(), (reconstruct(gen.sentence_index, rows) @ v).tolist()))
         return out
 
