@@ -227,22 +227,22 @@ def put_to(qt: "QueryTerms", *labels: str) -> str | None:
     0.16, against 0.37 for the question put to them). Of ``labels``, those the question
     names are all put in the second person.
     """
+    named = named_speakers(qt, labels)
+    if not named:
+        return None
     q = qt.lowered
-    named = False
-    for label in labels:
-        match = _speaker_match(qt, label)  # 1 when the whole label is in the question, else a part of it
-        if match < 0.25:  # under half of the label's words: "financial" is not "Practice 101 in the financial world"
-            continue
-        named = True
-        names = [re.escape(label)] if match == 1.0 else [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
+    for label in named:
+        whole = _speaker_match(qt, label) == 1.0  # the whole label is in the question, else a part of it
+        names = [re.escape(label)] if whole else [re.escape(w) for w in re.findall(r"\w+", label) if len(w) >= 3]
         name = r"(?<!\w)(?:the )?(?:" + "|".join(names) + r")"
         q = re.sub(name + r"(?:'s|’s)(?!\w)", "your", q)
         q = re.sub(name + r"(?!\w)", "you", q)
-    return re.sub(r"\byou(?: you)+\b", "you", q) if named else None
+    return re.sub(r"\byou(?: you)+\b", "you", q)
 
 
 def named_speakers(qt: "QueryTerms", labels: Sequence[str]) -> tuple[str, ...]:
-    """Of a document's speaker ``labels``, those the question names (half their words or more)."""
+    """Of a document's speaker ``labels``, those the question names: half their words or more
+    ("financial" does not name "Practice 101 in the financial world")."""
     return tuple(label for label in labels if _speaker_match(qt, label) >= 0.25)
 
 

@@ -516,10 +516,17 @@ class Retriever:
             q_cos[apart] = vecs @ q0
         if qtok is None:  # a caller that brought only the question's vector (bulk encoding)
             qtok = self._query_tokens.get(q) or self._embedder.encode_query_tokens(q)[1]
-        late = maxsim(query_matrix(qtok), *self._token_vectors(gen), gen.token_first, ids_arr[picked])
-        # In a document where the speakers the question names speak, their names say who, not what.
-        named = [named_speakers(qt, tables.doc_speakers.get(gen.records[int(ids_arr[j])].source, ())) for j in picked]
-        for names in set(named) - {()}:
+        # In a document where the speakers the question names speak, their names say who, not what:
+        # they are left out of MaxSim and of the term coverage there (one group per set of names).
+        by_source: dict[str, tuple[str, ...]] = {}
+        for j in picked:
+            src = gen.records[int(ids_arr[j])].source
+            if src not in by_source:
+                by_source[src] = named_speakers(qt, tables.doc_speakers.get(src, ()))
+        named = [by_source[gen.records[int(ids_arr[j])].source] for j in picked]
+        terms = {names: without_names(qt, names) if names else qt for names in set(named)}
+        late = np.zeros(len(picked))
+        for names in terms:
             at = [i for i, n in enumerate(named) if n == names]
             late[at] = maxsim(query_matrix(qtok, names), *self._token_vectors(gen), gen.token_first,
                               ids_arr[[picked[i] for i in at]])
@@ -533,8 +540,7 @@ class Retriever:
             spoken = sent_cos[a:b]
             if put_cos:
                 spoken = np.array([put_cos.get(first + i, float(c)) for i, c in enumerate(spoken)])
-            ev = candidate_evidence(without_names(qt, names) if names else qt, tables, rid, first, sent_cos[a:b],
-                                    (*z[j], fused[j]),
+            ev = candidate_evidence(terms[names], tables, rid, first, sent_cos[a:b], (*z[j], fused[j]),
                                     float(dense[j]), float(qc), float(ms), spoken)
             out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev, spoken))
         return qt, out
