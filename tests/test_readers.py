@@ -431,6 +431,20 @@ def test_pdf_pages_and_docx_headings():
     assert any(p.kind == "table" for p in ps)
 
 
+def test_pdf_sentence_over_a_page_turn_stays_whole_without_the_footer():
+    # Page 1 of the fixture ends mid-sentence ("... in support of"), then its running footer;
+    # page 2 goes on ("California's Proposition 8, ..."). The footer is set aside, not cut in.
+    doc, ps = passages_of("m.pdf", (FIXTURES / "wikipedia_mozilla_2015.pdf").read_bytes())
+    footers = [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"]
+    assert footers == [f"Mozilla - Wikipedia - page {n}" for n in range(1, 6)]
+    assert not any("Wikipedia - page" in p.text for p in ps)
+    whole = [p for p in ps if "in support of\nCalifornia's Proposition 8" in p.text]
+    assert len(whole) == 1 and whole[0].page == 1
+    # Every page keeps its own span, and a passage's page is the one it starts on.
+    assert [n for _, _, n in doc.pages] == [1, 2, 3, 4, 5]
+    assert all(doc.page_at(p.start) == p.page for p in ps)
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),
