@@ -445,6 +445,27 @@ def test_pdf_sentence_over_a_page_turn_stays_whole_without_the_footer():
     assert all(doc.page_at(p.start) == p.page for p in ps)
 
 
+def test_pdf_rejoins_words_hyphenated_over_a_line_or_a_page_turn():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    for page in (["Annual report - page 1", "The committee reviewed the infor-",
+                  "mation that members sent in before the vote, and it", "agreed to publish a well-known summary of the deci-"],
+                 ["Annual report - page 2", "sion in the spring. Membership rose by 12 percent over the year."],
+                 ["Annual report - page 3", "The budget for next year is 40,000 euros, set by the treasurer."]):
+        pdf.add_page()
+        for line in page:
+            pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    doc, ps = passages_of("r.pdf", bytes(pdf.output()))
+    body = " ".join(p.text for p in ps)
+    # The typesetter's hyphens go (between lowercase letters, at a break); the author's stay.
+    assert "the information that" in body and "summary of the decision in the spring" in body
+    assert "well-known" in body and "-\n" not in body
+    assert not any("Annual report" in p.text for p in ps)
+    assert [n for _, _, n in doc.pages] == [1, 2, 3] and doc.page_at(doc.text.index("decision")) == 1
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),

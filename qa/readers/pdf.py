@@ -13,6 +13,9 @@ from .text import _lines, read_text
 _DIGITS = re.compile(r"\d+")
 # A page whose text ends on one of these closes its last sentence; any other end is mid-sentence.
 _CLOSED = re.compile(r"""[.!?:;…"'”’)\]]\s*$""")
+# A word broken over a line by the typesetter: "infor-\nmation". Between two lowercase letters the
+# hyphen and the break are the layout's, not the author's; left in, the word is two unknown terms.
+_BROKEN_WORD = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
 
 
 def _key(line: str) -> str:
@@ -29,7 +32,8 @@ def read_pdf(data: bytes, name: str) -> Extracted:
     reads on without the footer inside it: a passage is one span of the text,
     and the sentence "... donated US$1,000 in 2008 in support of / California's
     Proposition 8" was cut in two around "Report - page 1". Elsewhere on a
-    page such a line is set aside where it stands.
+    page such a line is set aside where it stands. A word hyphenated over a line
+    or page break is joined again.
 
     Raises:
         DocumentRejected: The file is not a readable PDF, is encrypted, or has no text layer.
@@ -65,14 +69,21 @@ def read_pdf(data: bytes, name: str) -> Extracted:
         while lines and is_running(lines[-1]):
             bottom.insert(0, lines.pop().strip())
         edges += [(line, number) for line in top + bottom]
-        bodies.append("\n".join(lines).strip())
+        bodies.append(_BROKEN_WORD.sub("", "\n".join(lines).strip()))
     parts, spans, pos = [], [], 0
     for number, body in enumerate(bodies, 1):
         if not body:
             continue
         if parts:
-            # One newline keeps a sentence that runs over the page turn in its paragraph.
-            gap = "\n" if not _CLOSED.search(parts[-1]) else "\n\n"
+            if re.search(r"[a-z]-$", parts[-1]) and body[0].islower():
+                # The word goes on over the page turn: its hyphen goes, and its page ends one sooner.
+                parts[-1] = parts[-1][:-1]
+                pos -= 1
+                spans[-1] = (spans[-1][0], pos, spans[-1][2])
+                gap = ""
+            else:
+                # One newline keeps a sentence that runs over the page turn in its paragraph.
+                gap = "\n" if not _CLOSED.search(parts[-1]) else "\n\n"
             parts.append(gap)
             pos += len(gap)
         parts.append(body)
