@@ -47,6 +47,22 @@ def test_fixture_structure(name):
         assert doc.title == exp["title"]
 
 
+def test_post_navigation_and_form_fields_below_a_story_are_chrome_but_not_inside_it():
+    story = ("The city council met on Tuesday to vote on the new cycling plan. It passed by nine votes to two.\n\n"
+             "Next post in the series will look at the budget, the mayor said after the vote was counted.\n\n"
+             "Work on the first lanes starts in May and should be finished before the end of the year.\n\n")
+    page = story + "« Previous post: How the bridge was rebuilt\nNext article Spring cleaning starts on Monday\n" \
+                   "Leave a Reply\nName *\nEmail *\n"
+    doc, ps = passages_of("page.txt", page.encode())
+    dropped = {doc.text[b.start:b.end]: b.rule for b in doc.blocks if b.kind == "chrome"}
+    assert dropped["« Previous post: How the bridge was rebuilt"] == "post navigation"
+    assert dropped["Next article Spring cleaning starts on Monday"] == "post navigation"
+    assert dropped["Name *"] == dropped["Email *"] == "form field"
+    # Between the story's paragraphs the same words are the story's.
+    assert any("Next post in the series will look at the budget" in p.text for p in ps)
+    assert not any("Previous post" in p.text or "Name *" in p.text for p in ps)
+
+
 def test_markdown_interview_pairs_q_and_a_and_drops_link_references():
     text = ("# Talk with Ana\n\n[#]: collector: \"someone\"\n[#]: translator: \" \"\n\n"
             "**Q.** Where did the project start?\n\n**A.** It started in a garage in 2009.\n\n"

@@ -82,6 +82,11 @@ _LINKS = re.compile(r"!?\[[^\]\n]*\](\([^)\n]*\)|\[[^\]\n]*\])|https?://\S+|www\
 _COMMENTS = re.compile(r"^(\d+\s+)?(comments?|responses?|replies)(\s+(on|to)\b.*)?$|^(leave|post|add)\s+a\s+(comment|reply)\b",
                        re.IGNORECASE)
 _COUNT_WIDGET = re.compile(r"^\d[\d,.]*\s*(comments?|responses?|replies|shares?|likes?|views?)$", re.IGNORECASE)
+# A blog's links to the posts before and after this one ("Previous article <title> <date>", "« Older posts").
+_POST_NAV = re.compile(r"^([«‹←<]\s*)?(previous|next|older|newer)\s+(article|post|story|entry|posts|entries|stories)\b",
+                       re.IGNORECASE)
+# A form's field label with its required-field star ("Name *", "Email *").
+_FORM_FIELD = re.compile(r"^[A-Za-z][\w' -]{0,30}\s?\*$")
 _PRINTED_FROM = re.compile(r"^(this\s+(page|article)\s+was\s+printed\s+from|printed\s+from)\b", re.IGNORECASE)
 _DATE_ONLY = re.compile(
     r"^[\s\d:/\-.,年月日时分秒T]*\d[\s\d:/\-.,年月日时分秒T]*$|^((mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?"
@@ -296,6 +301,10 @@ def chrome_rule(s: str) -> str | None:
         return "print footer"
     if _COUNT_WIDGET.match(s.strip()):
         return "counter widget"
+    if n <= 20 and _POST_NAV.match(s.strip()):
+        return "post navigation"
+    if n <= 4 and _FORM_FIELD.match(s.strip()):
+        return "form field"
     if n <= 12 and _breadcrumb(s):
         return "breadcrumb"
     if 0 < n <= 8 and ends_open(s) and _ui_share(s) >= 0.5:
