@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections import Counter
 
 from ..errors import DocumentRejected
@@ -11,11 +12,31 @@ from .blocks import Block, Extracted
 from .text import _lines, read_text
 
 _DIGITS = re.compile(r"\d+")
+_EDGE_LINES = 3  # at most this many running lines are taken from a page's top, and from its bottom
 # A page whose text ends on one of these closes its last sentence; any other end is mid-sentence.
 _CLOSED = re.compile(r"""[.!?:;…"'”’)\]]\s*$""")
 # A word broken over a line by the typesetter: "infor-\nmation". Between two lowercase letters the
 # hyphen and the break are the layout's, not the author's; left in, the word is two unknown terms.
-_BROKEN_WORD = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
+_BROKEN_WORD = re.compile(r"(\w*[a-z])-\n([a-z][\w'’]*)([ \t]?)")
+# Typeset ligatures ("ﬁ", "ﬂ", "ﬀ"): a reader types "fi", and "deﬁnition" would never match it.
+_LIGATURES = {ord(c): unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"}
+
+
+def _join_broken_words(page: str, vocabulary: set[str]) -> str:
+    """Join words hyphenated over a line end, keeping the line structure.
+
+    The rest of the word moves up to the first half's line and the break stays
+    where it was, so the lines keep their lengths (the text reader measures the
+    wrap width on them: joined lines were twice as long and read as short
+    headings). The hyphen is kept when the document writes the word with one
+    elsewhere ("mixed-mode"), since then it is the author's.
+    """
+    def join(m: re.Match) -> str:
+        head, tail = m.group(1), m.group(2)
+        hyphen = "-" if f"{head}-{tail}".lower() in vocabulary else ""
+        return f"{head}{hyphen}{tail}\n"
+
+    return _BROKEN_WORD.sub(join, page)
 
 
 def _key(line: str) -> str:
@@ -44,7 +65,7 @@ def read_pdf(data: bytes, name: str) -> Extracted:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise DocumentRejected(f"{name}: the PDF is encrypted; save an unprotected copy and add that")
-        pages = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
+        pages = [(page.extract_text() or "").replace("\x00", "").translate(_LIGATURES) for page in reader.pages]
     except DocumentRejected:
         raise
     except Exception as exc:  # pypdf raises many types for damaged files
@@ -64,23 +85,33 @@ def read_pdf(data: bytes, name: str) -> Extracted:
     for number, page in enumerate(pages, 1):
         lines = page.strip().split("\n")
         top, bottom = [], []
-        while lines and is_running(lines[0]):
+        # A header or footer is a line or two (title, page number, date), not a page of text.
+        while lines and len(top) < _EDGE_LINES and is_running(lines[0]):
             top.append(lines.pop(0).strip())
-        while lines and is_running(lines[-1]):
+        while lines and len(bottom) < _EDGE_LINES and is_running(lines[-1]):
             bottom.insert(0, lines.pop().strip())
         edges += [(line, number) for line in top + bottom]
-        bodies.append(_BROKEN_WORD.sub("", "\n".join(lines).strip()))
+        bodies.append("\n".join(lines).strip())
+    # Words the document hyphenates within a line: their hyphen is the author's wherever they break.
+    hyphenated = {w.lower() for body in bodies for w in re.findall(r"\w+(?:-\w+)+", body)}
+    bodies = [_join_broken_words(body, hyphenated) for body in bodies]
     parts, spans, pos = [], [], 0
     for number, body in enumerate(bodies, 1):
         if not body:
             continue
         if parts:
-            if re.search(r"[a-z]-$", parts[-1]) and body[0].islower():
-                # The word goes on over the page turn: its hyphen goes, and its page ends one sooner.
-                parts[-1] = parts[-1][:-1]
-                pos -= 1
+            broken, rest = re.search(r"(\w*[a-z])-$", parts[-1]), re.match(r"([a-z][\w'’]*)[ \t]?", body)
+            if broken and rest:
+                # The word goes on over the page turn: its rest moves up to the page it began on.
+                hyphen = "-" if f"{broken.group(1)}-{rest.group(1)}".lower() in hyphenated else ""
+                parts[-1] = parts[-1][:-1] + hyphen + rest.group(1)
+                pos += len(hyphen) + len(rest.group(1)) - 1
                 spans[-1] = (spans[-1][0], pos, spans[-1][2])
-                gap = ""
+                body = body[rest.end():]
+                body = body[1:] if body.startswith("\n") else body
+                if not body:
+                    continue
+                gap = "\n"
             else:
                 # One newline keeps a sentence that runs over the page turn in its paragraph.
                 gap = "\n" if not _CLOSED.search(parts[-1]) else "\n\n"
