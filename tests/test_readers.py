@@ -484,6 +484,9 @@ def test_pdf_rejoins_words_hyphenated_over_a_line_or_a_page_turn():
     # Written with its hyphen elsewhere in the document, a word keeps it where it breaks.
     assert "well-known" in body and "The mixed-mode\nmeetings" in body and "-\n" not in body
     assert doc.title is None and len(ps) == 1 and ps[0].kind == "text"  # one paragraph, no line read as a heading
+    from qa.readers.pdf import _LIGATURES
+
+    assert "Deﬁnition of the ﬂow, oﬀset".translate(_LIGATURES) == "Definition of the flow, offset"
     assert not any("Annual report" in p.text for p in ps)
     assert [n for _, _, n in doc.pages] == [1, 2, 3] and doc.page_at(doc.text.index("decision")) == 1
 
