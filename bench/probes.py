@@ -62,8 +62,11 @@ def collect(quick: bool) -> dict:
                 meta[i] = (j / max(1, len(ids) - 1), float(pv[i] @ centre), np.log(len(gen.records[i].text)))
         for part, qs in (("tune", tune_q), ("rep", rep_q)):
             rows = tune.collect(retriever, qs, f"{name}-{part}")
-            out[(name, part)] = [dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows]
-        print("collected", name, {p: len(out[(name, p)]) for p in ("tune", "rep")}, flush=True)
+            if name == tune.TUNE_DOCS:  # tune only, and part of the fixtures' domain (as in tune.py)
+                out.setdefault(("fixtures", "tune"), []).extend(dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows)
+                break
+            out.setdefault((name, part), []).extend(dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows)
+        print("collected", name, {p: len(out.get((name, p), [])) for p in ("tune", "rep")}, flush=True)
     return out
 
 

@@ -20,6 +20,9 @@ Splits (fixed, by article or meeting, never by question):
 * The fixture questions from the document-shapes work (tests/fixtures), if
   present. The interview aside, the documents sorted by name alternate between
   *tune* and *report* (:func:`fixture_split`).
+* More documents of other shapes (bench/data/tune_docs), *tune* only: they add
+  to the fixtures' tune part, indexed as a corpus of their own so that the
+  fixture report documents are asked of the same corpus as before.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ QMSUM = SHARED / "qmsum" / "qmsum-val.json.gz"
 INTERVIEW = ROOT / "corpus" / "optics_valley_interview.txt"
 DATA = ROOT / "tests" / "data"
 FIXTURES = ROOT / "tests" / "fixtures"
+TUNE_DOCS = ROOT / "bench" / "data" / "tune_docs"
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,31 @@ def fixtures() -> QSet | None:
                 dst.write_bytes(src.read_bytes())
     qs = [Q(r["question"], (), tuple(r["answer_contains"]), True, Path(r["doc"]).name) for r in rows]
     return QSet("fixtures", folder, qs)
+
+
+def tune_documents() -> QSet | None:
+    """The tune-only documents of other shapes and their questions (each folder's questions.jsonl)."""
+    folder = CACHE / "sets" / "tune_docs"
+    qs: list[Q] = []
+    sources: dict[str, Path] = {}
+    for path in sorted(TUNE_DOCS.glob("*/questions.jsonl")):
+        for r in _jsonl(path):
+            src = path.parent / r["doc"]
+            if not src.exists():
+                raise SystemExit(f"{path}: {r['doc']} is not beside it")
+            if sources.setdefault(src.name, src) != src:
+                raise SystemExit(f"{src.name} is in two folders of {TUNE_DOCS}; rename one")
+            qs.append(Q(r["question"], (), tuple(r["answer_contains"]), True, src.name))
+    if not qs:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, src in sources.items():
+        dst = folder / name
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            dst.write_bytes(src.read_bytes())
+    for stale in {p.name for p in folder.iterdir()} - set(sources):  # taken out of the set
+        (folder / stale).unlink()
+    return QSet("tune_docs", folder, qs)
 
 
 QMSUM_REPORT_MEETINGS = 12

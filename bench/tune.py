@@ -4,14 +4,17 @@
 
 1. **Ranker** (``qa/models/ranker.json``): first-stage candidates of the tune
    parts of three domains (SQuAD v1.1 tune articles, QMSum meetings 13-35,
-   the fixture tune documents; see bench/sets.py), labelled by overlap with
+   the fixture tune documents, and the tune-only documents of bench/data/tune_docs
+   with the fixtures' weight; see bench/sets.py), labelled by overlap with
    the gold paragraph, span or string. Alternatives: the first-stage fusion
    alone, pointwise logistic regression, and a pairwise linear ranker
    (logistic regression on feature differences of right and wrong candidates
    of one question), each with the smaller domains at 0, 0.1, 0.33 or 1 times
    SQuAD's weight. The winner has the best mean over domains of 2-fold
    cross-validated hit@1 (folds by article, meeting or document), refitted on
-   all tune parts.
+   all tune parts. The tune-only documents are fitted on (half of them in
+   each fold) and never scored, so the cross-validated figures are over the
+   same questions and folds whether they are there or not.
 2. **Sentence model** (``qa/models/sentence.json``): sentences of right
    passages of the same tune questions, labelled by holding a gold answer;
    the fixtures' weight is chosen the same way, by sentence accuracy.
@@ -43,6 +46,7 @@ from quality import is_right
 
 MODELS = Path(__file__).resolve().parents[1] / "qa" / "models"
 ANSWER_PRECISION = 0.75  # the "answer" tier: how often its top passage must be right
+TUNE_DOCS = "tune documents"  # bench/data/tune_docs: fitted on with the fixtures' weight, never scored
 ANSWERED_SHARE = 0.90  # answerable questions that must not be told "not in the documents", per article
 
 
@@ -98,7 +102,11 @@ def _weights(data: dict[str, list[dict]], domain_weight: float) -> dict[str, flo
     """Per-question weight of each domain: SQuAD counts 1 per question; every other
     domain gets ``domain_weight`` times SQuAD's total, whatever its size."""
     n_squad = max(1, len(data.get("squad", [])))
-    return {k: 1.0 if k == "squad" else domain_weight * n_squad / max(1, len(v)) for k, v in data.items()}
+    # The tune-only documents are more of the fixtures' domain: they share its weight.
+    size = {k: len(v) for k, v in data.items()}
+    if TUNE_DOCS in size:
+        size[TUNE_DOCS] = size["fixtures"] = size.get("fixtures", 0) + size[TUNE_DOCS]
+    return {k: 1.0 if k == "squad" else domain_weight * n_squad / max(1, size[k]) for k in data}
 
 
 def weighted_rows(data: dict[str, list[dict]], domain_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,14 +170,15 @@ def cross_validate(fit_score, data: dict[str, list[dict]]) -> dict[str, dict[str
     """2-fold cross-validated hit@1 / hit@5 per domain: ``fit_score`` (data -> scoring function)
     is fitted on one fold of every domain and scored on the other (folds from :func:`_folds`)."""
     folds = _folds(data)
-    sums = {k: {"hit@1": 0.0, "hit@5": 0.0} for k in data}
+    scored = [k for k in data if k != TUNE_DOCS]  # tune-only documents are fitted on, never scored
+    sums = {k: {"hit@1": 0.0, "hit@5": 0.0} for k in scored}
     for i in (0, 1):
         score = fit_score({k: [d for d in v if d["group"] not in folds[k][i]] for k, v in data.items()})
-        for k, v in data.items():
-            held = [d for d in v if d["group"] in folds[k][i]]
+        for k in scored:
+            held = [d for d in data[k] if d["group"] in folds[k][i]]
             for m, val in hits_at(held, score).items():
                 sums[k][m] += val * len(held)
-    return {k: {m: val / max(1, len(data[k])) for m, val in sums[k].items()} for k in data}
+    return {k: {m: val / max(1, len(data[k])) for m, val in sums[k].items()} for k in scored}
 
 
 def without(fit, column: int):
@@ -243,6 +252,10 @@ def ranker_domains(quick: bool, rnd: random.Random) -> dict[str, tuple]:
         ftune, frep = sets.fixture_split(fx)
         out["fixtures"] = (first_stage(fx), [q for q in fx.questions if q.group in ftune],
                            [q for q in fx.questions if q.group in frep])
+    td = sets.tune_documents()
+    if td is not None:
+        # Tune only (no report part): tune_ranker adds them to the fixtures' tune part.
+        out[TUNE_DOCS] = (first_stage(td), td.questions, [])
     return out
 
 
@@ -257,6 +270,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     for name, (retriever, tune_q, rep_q) in ranker_domains(quick, rnd).items():
         tr[name] = collect(retriever, tune_q, f"{name}-tune")
         te[name] = collect(retriever, rep_q, f"{name}-rep")
+    te.pop(TUNE_DOCS, None)  # tune only: nothing of it is reported
     print("collected", {k: (len(tr[k]), len(te[k])) for k in tr}, f"in {time.perf_counter() - t:.0f} s", flush=True)
     fused = RANK_FEATURES.index("fused")
     fitters: dict[str, object] = {"first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None}
@@ -276,7 +290,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
         fitters[names[3]] = (lambda w: lambda d: fit_pairwise(d, w, random.Random(0)))(w)
 
     def per_domain(data: dict[str, list[dict]], fn) -> dict[str, dict]:
-        return {k: hits_at(v, fn) for k, v in data.items() if v}
+        return {k: hits_at(v, fn) for k, v in data.items() if v and k != TUNE_DOCS}
 
     # Shown, not chosen: the same pairwise rankers with best_cos as the plain cosine, that is without
     # the question put to a speaker it names (qa.confidence.put_to); the product always computes it.
@@ -308,7 +322,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     if results[best]["params"] is not None:
         save("ranker", RANK_FEATURES, results[best]["params"], "linear", method=best, trained_on=(
             "tune parts: " + ", ".join(f"{k} {len(v)} questions" for k, v in tr.items())
-            + " (SQuAD v1.1 tune articles, QMSum meetings 13-35, fixture tune documents)"))
+            + " (SQuAD v1.1 tune articles, QMSum meetings 13-35, fixture tune documents and bench/data/tune_docs)"))
     elif (MODELS / "ranker.json").exists():
         (MODELS / "ranker.json").unlink()
     best_sentence, sentence_cv = tune_sentence(tr)
@@ -347,11 +361,13 @@ def tune_sentence(tr: dict[str, list[dict]]) -> tuple[float, dict]:
     data = {k: v for k, v in tr.items() if any(d["sx"] for d in v)}  # QMSum has no gold strings
     folds = _folds(data)
     cv = {}
+    scored = [k for k in data if k != TUNE_DOCS]  # tune-only documents are fitted on, never scored
     for w in DOMAIN_WEIGHTS:
-        acc = {k: 0.0 for k in data}
+        acc = {k: 0.0 for k in scored}
         for i in (0, 1):
             params = fit_sentence({k: [d for d in v if d["group"] not in folds[k][i]] for k, v in data.items()}, w)
-            for k, v in data.items():
+            for k in scored:
+                v = data[k]
                 held = [d for d in v if d["group"] in folds[k][i]]
                 n = sum(len(d["sx"]) for d in held)
                 acc[k] += sentence_accuracy(held, params) * n / max(1, sum(len(d["sx"]) for d in v))
