@@ -491,6 +491,48 @@ def test_pdf_rejoins_words_hyphenated_over_a_line_or_a_page_turn():
     assert [n for _, _, n in doc.pages] == [1, 2, 3] and doc.page_at(doc.text.index("decision")) == 1
 
 
+def test_docx_keeps_equal_cells_tracked_insertions_and_content_controls_and_infers_no_headings():
+    import io
+
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    d = docx.Document()
+    d.add_heading("Site visit report", 1)
+    d.add_paragraph("Location: Building 4, Room 210")
+    d.add_paragraph("The inspection covered the ventilation and the fire doors on every floor, and found two faults.")
+    para = d.add_paragraph("This is a text with ")
+    ins = OxmlElement("w:ins")
+    for key, value in (("w:id", "1"), ("w:author", "A"), ("w:date", "2024-01-01T00:00:00Z")):
+        ins.set(qn(key), value)
+    run, t = OxmlElement("w:r"), OxmlElement("w:t")
+    t.text = "two tracked "
+    t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+    run.append(t)
+    ins.append(run)
+    para._p.append(ins)
+    para.add_run("insertions.")
+    sdt, content = OxmlElement("w:sdt"), OxmlElement("w:sdtContent")
+    boxed = d.add_paragraph("Text inside a content control is body copy too.")
+    boxed._p.addprevious(sdt)
+    content.append(boxed._p)
+    sdt.append(content)
+    table = d.add_table(rows=2, cols=3)
+    for r, row in enumerate([("Check", "2023", "2024"), ("Fire doors", "Pass", "Pass")]):
+        for c, v in enumerate(row):
+            table.cell(r, c).text = v
+    out = io.BytesIO()
+    d.save(out)
+    doc, ps = passages_of("visit.docx", out.getvalue())
+    body = "\n".join(p.text for p in ps)
+    assert "Fire doors | Pass | Pass" in body
+    assert "This is a text with two tracked insertions." in body
+    assert "Text inside a content control is body copy too." in body
+    # "Location: ..." is no speaker (one label once), and in a DOCX the styles say what a heading is.
+    assert "Location: Building 4, Room 210" in body and {p.section for p in ps} <= {None, "Site visit report"}
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),
