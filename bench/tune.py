@@ -271,7 +271,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
         tr[name] = collect(retriever, tune_q, f"{name}-tune")
         te[name] = collect(retriever, rep_q, f"{name}-rep")
     te.pop(TUNE_DOCS, None)  # tune only: nothing of it is reported
-    print("collected", {k: (len(tr[k]), len(te[k])) for k in tr}, f"in {time.perf_counter() - t:.0f} s", flush=True)
+    print("collected", {k: (len(tr[k]), len(te.get(k, []))) for k in tr}, f"in {time.perf_counter() - t:.0f} s", flush=True)
     fused = RANK_FEATURES.index("fused")
     fitters: dict[str, object] = {"first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None}
     squad_only: set[str] = set()  # trained with the other domains' weight 0

@@ -533,6 +533,15 @@ def test_docx_keeps_equal_cells_tracked_insertions_and_content_controls_and_infe
     assert "Location: Building 4, Room 210" in body and {p.section for p in ps} <= {None, "Site visit report"}
 
 
+def test_the_colon_of_a_web_address_is_no_speaker_label():
+    text = ("Release notes\n\nHost: the server that keeps the files for the whole team and its backups.\n\n"
+            "Host: a second server, used only when the first one is down for maintenance.\n\n"
+            "Downloads are at https://example.org/get/ for every platform we support today.\n")
+    doc, ps = passages_of("notes.txt", text.encode())
+    assert {b.label for b in doc.blocks if b.label} == {"Host"}
+    assert not any(p.speaker and "http" in p.speaker for p in ps)
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),

@@ -116,6 +116,8 @@ def find_label(paragraph: str) -> Label | None:
     m = _LABEL.match(paragraph)
     if not m:
         return None
+    if paragraph.startswith("//", m.end("sep")):
+        return None  # "Downloads are at https://...": the colon of an address, not of a label
     if bool(m.group("open")) != bool(m.group("close1") or m.group("close2")) and not (
             m.group("open") and paragraph.split("\n", 1)[0].rstrip().endswith(m.group("open"))):
         return None  # "**Note: this** is ..." is emphasis; "**Q: a whole bold question?**" is a label
