@@ -323,6 +323,10 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             is_title = not seen_title and doc.title is not None and _clean(body) == _clean(doc.title)
             seen_title = True
             if is_question(body) and not is_title:  # a FAQ: the text below answers this heading
+                # It ends the sections of its level and below, as any heading does ("## I get a
+                # blank page." is not the section of the "## How do I ...?" after it).
+                while path and path[-1][0] >= (b.level or 7):
+                    path.pop()
                 open_unit("answer", _clean(body))
                 unit["pending"] = b
             elif not is_title:
