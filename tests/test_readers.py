@@ -556,6 +556,22 @@ def test_a_faq_question_heading_ends_the_section_of_its_level():
     assert by_q["Which version do I need?"] == "Setup"  # a deeper question stays in its section
 
 
+def test_pdf_key_and_value_lines_at_its_end_are_content_not_a_menu():
+    from qa.chunking import pack
+    from qa.readers.text import read_text
+
+    # What the PDF reader hands on for a page that ends with an infobox (pdf.js's own Wikipedia page).
+    text = ("PDF.js is a JavaScript library that renders Portable Document Format (PDF) files using the web "
+            "standards-compliant HTML5 Canvas. The project is led by the Mozilla Corporation.\n\n"
+            "Original author(s) Andreas Gal\nDeveloper(s) Mozilla\nInitial release 2 July 2011\n"
+            "Written in JavaScript, CSS, HTML\nLicense Apache License 2.0\n")
+    doc = read_text(text, fmt="pdf", pages=((0, len(text), 1),))
+    assert not [b for b in doc.blocks if b.kind == "chrome"]
+    assert any("Initial release 2 July 2011" in p.text for p in pack(doc))
+    # Below a page copied as text, the same run of short lines has a site menu's shape.
+    assert any(b.rule == "menu or link list" for b in read_text(text).blocks)
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),

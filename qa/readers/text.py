@@ -266,7 +266,10 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             blocks.append(paragraph_block(text, s, e))
     blocks = _indented_lines_are_content(text, settle_dialogue(blocks, text), lines)
     blocks = faq_list_items(text, _name_lines_are_speakers(text, blocks))
-    blocks = mark_chrome(text, blocks)
+    # A PDF's short lines at its end are the author's (an infobox, a table of key and value), not a
+    # site's menu: as in Markdown, only a run of links is one. Its running lines are found by the
+    # PDF reader, page by page.
+    blocks = mark_chrome(text, blocks, authored=fmt == "pdf")
     title = None
     for b in blocks:
         if b.kind == "heading":
