@@ -218,13 +218,14 @@ def test_html_keeps_code_in_figures_and_images_as_their_alt_text():
             "<p>Looking at the missing input I noticed that it spends an unconfirmed change output of a "
             "parent transaction that paid an equally low fee.</p>"
             '<p><img src="/images/chained.png" alt="chained mempool transactions"></p>'
+            '<p><img src="/images/graph.png" alt="[fee rate over time]"></p>'
             "<p>The parent had been dropped from my mempool, so the child could not be accepted either.</p>"
             '<p><img src="/images/spacer.png"></p></article></body></html>')
     doc, ps = passages_of("mempool.html", page.encode())
     body = " ".join(p.text for p in ps)
     assert "Missing inputs" in body and "error code: -25" in body
-    assert "chained mempool transactions" in doc.text
-    assert "![" not in doc.text and "/images/" not in doc.text
+    assert "chained mempool transactions" in doc.text and "[fee rate over time]" in doc.text
+    assert "![" not in doc.text and "/images/" not in doc.text and "\\[" not in doc.text
 
 
 def test_a_timestamp_marker_turn_is_not_a_section():

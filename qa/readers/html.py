@@ -54,7 +54,9 @@ def read_html(html: str, name: str) -> Extracted:
 
 
 _INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+# Alt text may hold escaped brackets ("![\[QGIS main interface\]](/img.png)").
+_IMAGE = re.compile(r"!\[((?:\\.|[^\]\\\n])*)\]\([^)\n]*\)")
+_ESCAPED = re.compile(r"\\([\[\]()*_`])")
 # trafilatura writes bold as **x**, italics as *x* and code as `x` (its underscores are escaped).
 # Spans are matched from the left, so that each mark pairs with its own closing mark.
 _INLINE_EMPHASIS = re.compile(r"(?<![\w*\\])(\*\*|\*)(?=[^\s*])(.*?[^\s*\\])\1(?![\w*])")
@@ -75,7 +77,7 @@ def _strip_inline_marks(text: str) -> str:
             fenced = not fenced
         elif not fenced:
             if _IMAGE.search(line):
-                line = _IMAGE.sub(lambda m: m.group(1).strip(), line)
+                line = _IMAGE.sub(lambda m: _ESCAPED.sub(r"\1", m.group(1)).strip(), line)
                 line = line if line.strip() else ""  # a line that held only an image
             line = _INLINE_CODE.sub(r"\1", line)  # a code span never makes a label
             line = _INLINE_EMPHASIS.sub(_unmark, _INLINE_EMPHASIS.sub(_unmark, line))  # twice: nested marks
