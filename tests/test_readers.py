@@ -573,6 +573,38 @@ def test_pdf_key_and_value_lines_at_its_end_are_content_not_a_menu():
     assert any(b.rule == "menu or link list" for b in read_text(text).blocks)
 
 
+def test_docx_footnotes_are_read_after_the_body():
+    import io
+    import zipfile
+
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("The survey covered twelve villages in the valley.")
+    out = io.BytesIO()
+    d.save(out)
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    notes = (f'<w:footnotes xmlns:w="{w}"><w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/>'
+             '</w:r></w:p></w:footnote><w:footnote w:id="1"><w:p><w:r><w:t>Two villages were reached only '
+             'by boat.</w:t></w:r></w:p></w:footnote></w:footnotes>')
+    src, dst = zipfile.ZipFile(io.BytesIO(out.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(dst, "w") as z:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdNotes" Type="http://schemas.'
+                                    b'openxmlformats.org/officeDocument/2006/relationships/footnotes" '
+                                    b'Target="footnotes.xml"/></Relationships>')
+            elif item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/word/footnotes.xml" ContentType="'
+                                    b'application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/>'
+                                    b"</Types>")
+            z.writestr(item, data)
+        z.writestr("word/footnotes.xml", notes)
+    doc, ps = passages_of("survey.docx", dst.getvalue())
+    assert doc.text.index("Two villages were reached only by boat.") > doc.text.index("twelve villages")
+
+
 @pytest.mark.parametrize("name,data,message", [
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),

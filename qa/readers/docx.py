@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+from lxml import etree  # python-docx's own XML library
+
 from ..errors import DocumentRejected
 from .blocks import Block, Extracted
 from .structure import paragraph_block, settle_dialogue
@@ -91,6 +93,15 @@ def read_docx(data: bytes, name: str) -> Extracted:
                     walk(child)  # content controls and tracked insertions hold ordinary paragraphs
 
         walk(document.element.body)
+        # Footnotes and endnotes live in parts of their own; they are the author's text, read after
+        # the body (their separators, ids -1 and 0, are layout).
+        for rel in document.part.rels.values():
+            if rel.reltype.rsplit("/", 1)[-1] in ("footnotes", "endnotes") and not rel.is_external:
+                root = etree.fromstring(rel.target_part.blob)
+                for note in root:
+                    if note.get(_W + "type") in (None, "normal"):
+                        for q in _top_paragraphs(note):
+                            items.append(("p", "", _paragraph_text(q)))
         title_prop = (document.core_properties.title or "").strip() or None
     except Exception as exc:  # python-docx raises zipfile, lxml and KeyError alike for broken files
         raise DocumentRejected(f"{name}: not a readable DOCX ({exc.__class__.__name__}); re-save it from Word") from None
