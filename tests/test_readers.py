@@ -960,3 +960,64 @@ def test_a_sentence_closed_by_a_citation_mark_is_not_a_heading(mark):
     assert [b.kind for b in doc.blocks] == ["paragraph"] * 3
     assert all(p.section is None for p in ps)
     assert any(f"1602.{mark}" in p.text for p in ps)
+
+
+def _paged_text(bodies: list[str], *, form_feed: bool) -> str:
+    """A plain text laid out in pages as an RFC is: a numbered footer, then a running header."""
+    head = "RFC 9999              Widget Transfer Extension               March 2011\n\n\n"
+    pages = []
+    for n, body in enumerate(bodies, 1):
+        pages.append((head if n > 1 else "") + body + "\n\n\n\n"
+                     + f"Doe, et al.                  Standards Track                    [Page {n}]\n")
+    return ("\f" if form_feed else "\n").join(pages)
+
+
+_RFC_BODIES = [
+    "1.  Introduction\n\n   The widget transfer extension lets a client move widgets between\n"
+    "   servers.  A server that supports the extension shall preserve every\n"
+    "   widget passed using the MOVE command, and it responds with code 250 to the",
+    "   EHLO command when the extension is on.  The client may then send\n   widgets of any size.\n\n"
+    "2.  Framework\n\n   The EHLO keyword value is WIDGETS, and one optional parameter\n   named SIZE is added to the MOVE command.",
+    "3.  Security Considerations\n\n   This memo raises no security issues beyond those of the base\n   protocol.\n\n"
+    "4.  Acknowledgements\n\n   Jane Roe wrote the first draft of this memo in 2009.",
+    "Authors' Addresses\n\n   John Doe\n   Example Inc.\n\n   EMail: john@example.com",
+]
+
+
+@pytest.mark.parametrize("form_feed", [False, True], ids=["page numbers", "form feeds"])
+def test_plain_text_in_pages_sets_its_running_lines_aside(form_feed):
+    # An RFC as most copies online have it (its form feeds lost), and as pdftotext writes one.
+    doc, passages = passages_of("rfc9999.txt", _paged_text(_RFC_BODIES, form_feed=form_feed).encode())
+    assert not any("Standards Track" in p.text or "March 2011" in p.text for p in passages)
+    dropped = [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"]
+    assert len(dropped) == 7 and all(b.rule == "running header or footer" for b in doc.blocks if b.kind == "chrome")
+    # The sentence that runs over the page turn stays one sentence, in one passage, with its page.
+    said = "it responds with code 250 to the\nEHLO command when the extension is on."
+    turn = next(p for p in passages if "code 250" in p.text)
+    assert any(said in turn.text[s - turn.start:e - turn.start] for s, e in turn.sentences)
+    assert doc.page_at(turn.start) == 1 and doc.page_at(doc.text.index("Jane Roe")) == 3
+    # Numbered section lines are headings, and none of them is the document's title.
+    assert {"1. Introduction", "2. Framework", "3. Security Considerations", "4. Acknowledgements"} <= {
+        p.section for p in passages}
+    assert any("EMail: john@example.com" in p.text for p in passages)  # the authors' lines are no menu
+    assert doc.title is None
+
+
+@pytest.mark.parametrize("opening", ["The ship sailed on, day after day.", "The ship left the harbour on day {n}."])
+def test_lines_that_count_up_without_a_running_line_are_not_pages(opening):
+    # "Chapter 1", "Chapter 2" count up as page numbers do. No other line recurs at their edges, or
+    # one does (a line that counts too) but then nothing of the "pages" would be left.
+    text = "\n\n".join(f"Chapter {n}\n\n{opening.format(n=n)}" + (" Its crew was tired." if n % 2 else "")
+                       for n in range(1, 6))
+    doc, passages = passages_of("book.txt", text.encode())
+    assert not doc.pages and not any(b.kind == "chrome" for b in doc.blocks)
+    assert recorded(doc, passages) == {f"Chapter {n}" for n in range(1, 6)}  # the first is the title
+
+
+def test_a_numbered_list_between_paragraphs_stays_a_list():
+    text = ("To set the widget up:\n\n1. Open the box\n\n2. Take out the widget\n\n3. Plug it in\n\n"
+            "That is all it takes, and it runs at once.\n")
+    doc, passages = passages_of("steps.txt", text.encode())
+    assert [text[b.start:b.end] for b in doc.blocks if b.kind == "list_item"] == [
+        "1. Open the box", "2. Take out the widget", "3. Plug it in"]
+    assert not any(b.kind == "heading" for b in doc.blocks)

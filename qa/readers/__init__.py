@@ -80,6 +80,8 @@ def read(name: str, data: bytes) -> Extracted:
 
     if suffix in (".srt", ".vtt") or looks_like_subtitles(text):
         return read_subtitles(text)
+    from .pages import read_pages, split_pages
     from .text import read_text
 
-    return read_text(text)
+    pages = split_pages(text)
+    return read_pages(pages, "text") if pages else read_text(text)

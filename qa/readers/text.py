@@ -134,6 +134,32 @@ def _indented_lines_are_content(text: str, blocks: list[Block], lines: list[tupl
     return out
 
 
+_SECTION_ITEM = re.compile(r"\d{1,3}\.[ \t]+")  # "1.  Introduction": a plain text's numbered section
+
+
+def _numbered_sections(text: str, blocks: list[Block]) -> list[Block]:
+    """A numbered line on its own between paragraphs of prose is a section heading, not a list.
+
+    Plain text numbers its sections as a list numbers its items ("1.  Introduction", as in
+    an RFC or a report). What tells them apart is what is around the line: a list's items
+    follow one another, while a section's line is short, open, and has prose (not another
+    item) on both sides, or starts the document.
+    """
+    content = [i for i, b in enumerate(blocks) if b.kind not in ("chrome", "metadata")]
+    out = list(blocks)
+    for n, i in enumerate(content):
+        b = blocks[i]
+        line = text[b.start:b.end]
+        if b.kind != "list_item" or "\n" in line or not _SECTION_ITEM.match(line) or not ends_open(line) \
+                or line.rstrip().endswith(",") or not 0 < len(words(line[b.body - b.start:])) <= 12:
+            continue
+        after = blocks[content[n + 1]] if n + 1 < len(content) else None
+        before = blocks[content[n - 1]] if n else None
+        if after is not None and after.kind == "paragraph" and (before is None or before.kind != "list_item"):
+            out[i] = Block("heading", b.start, b.end, level=0)
+    return out
+
+
 # "JANE SMITH", "Dr. Tom Lee", "Speaker 2  0:42": a name on a line of its own, perhaps with a time.
 _NAME_LINE = re.compile(rf"^(?P<name>[^\W\d_][\w.'’ -]{{0,38}}?)(?:[ \t]+{CLOCK.pattern})?$")
 
@@ -265,15 +291,15 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
         else:
             blocks.append(paragraph_block(text, s, e))
     blocks = _indented_lines_are_content(text, settle_dialogue(blocks, text), lines)
-    blocks = faq_list_items(text, _name_lines_are_speakers(text, blocks))
-    # A PDF's short lines at its end are the author's (an infobox, a table of key and value), not a
-    # site's menu: as in Markdown, only a run of links is one. Its running lines are found by the
-    # PDF reader, page by page.
-    blocks = mark_chrome(text, blocks, authored=fmt == "pdf")
+    blocks = _numbered_sections(text, faq_list_items(text, _name_lines_are_speakers(text, blocks)))
+    # The short lines at the end of a paged document (a PDF, an RFC) are the author's (an infobox, a
+    # table of key and value, the authors' addresses), not a site's menu: as in Markdown, only a run
+    # of links is one. Its running lines are found page by page (.pages).
+    blocks = mark_chrome(text, blocks, authored=bool(pages))
     title = None
     for b in blocks:
-        if b.kind == "heading":
-            title = " ".join(text[b.body:b.end].split()).strip("#* ")
+        if b.kind == "heading":  # a numbered section ("1. Introduction") is not the document's title
+            title = None if _SECTION_ITEM.match(text, b.start) else " ".join(text[b.body:b.end].split()).strip("#* ")
             break
         if b.kind not in ("chrome", "metadata"):
             break
