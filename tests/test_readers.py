@@ -153,6 +153,12 @@ def test_parliament_labels(line, name):
      "Q  And what about the relief bill?\n\nMS. PSAKI:  He will be quite involved in the talks.\n",
      ["Thanks, Jen. Will the President travel this week?", "And what about the relief bill?"], "MS. PSAKI",
      "fifteen executive actions"),
+    ("podcast.txt",  # "0:00:13.8 **Name** text": a clock, then the name in bold, no colon
+     "0:00:13.8 **Adam Harris** Welcome to the show. What is accessibility?\n\n"
+     "0:00:21.9 **Jen Luker** It is a broad topic, and on the web it means anyone can use a page.\n\n"
+     "0:01:05.2 **Adam Harris** Who does it help?\n\n"
+     "0:01:09.7 **Jen Luker** Everyone, from screen reader users to people with a broken arm.\n",
+     ["Welcome to the show. What is accessibility?", "Who does it help?"], "Jen Luker", "broken arm"),
     ("hansard.txt",  # a parliament's titles ("Right Hon.", "Rt. Hon.") and ridings or offices in brackets
      "Rt. Hon. Pierre Poilievre (Carleton, CPC): Mr. Speaker, when will the budget be balanced?\n\n"
      "Right Hon. Justin Trudeau (Prime Minister): Mr. Speaker, we are investing in families first.\n\n"

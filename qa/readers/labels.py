@@ -31,6 +31,9 @@ _LABEL = re.compile(
 )
 # "[Speaker 3] [00:24] I had a question": a bracketed name, then a clock; no colon.
 _BRACKET_LABEL = re.compile(rf"^\\?\[(?P<label>[^\W\d_][^\]\[\n]{{0,48}}?)\\?\][ \t]*{_CLOCK}[ \t]+(?=\S)")
+# "0:00:13.8 **Adam Garrett-Harris** Welcome to the show": a clock, then a name in bold, no colon
+# (the clock is what makes the bold a label and not emphasis: "**Important** steps").
+_STAMPED_BOLD = re.compile(rf"^{_CLOCK}[ \t]+(?P<open>\*\*|__)(?P<label>[^\W\d_][^*_\n:]{{0,48}}?)(?P=open)[ \t]+(?=\S)")
 # "[2018-03-26 11:00:33] <endogenic> o/ hyc", "[12:01] <nick> text", "<nick> text": a chat log
 # (IRC, Matrix bridges). The angle brackets mark the name, which may be in lower case.
 # A log line's time, with its date or not: "2018-03-26 11:00:33", "12:01".
@@ -103,10 +106,10 @@ def find_label(paragraph: str) -> Label | None:
     title's full stop ("MS. PSAKI:", "Dr. Li:"); a ``.`` separator is accepted
     only after Q/A labels (``Q.``), so "Dr. Li said" is not a label.
     """
-    if b := _BRACKET_LABEL.match(paragraph):
-        name = b.group("label").strip()
-        if 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_"):
-            return Label(name, _role(name), b.end())
+    if (b := _BRACKET_LABEL.match(paragraph)) and _is_name(name := b.group("label").strip()):
+        return Label(name, _role(name), b.end())
+    if (b := _STAMPED_BOLD.match(paragraph)) and _is_name(name := b.group("label").strip()):
+        return Label(name, _role(name), b.end())
     if c := _chat(paragraph):
         return Label(c.group("label").lstrip("@+%&~"), "speaker", c.end())
     if q := _BARE_Q.match(paragraph):
@@ -131,6 +134,11 @@ def find_label(paragraph: str) -> Label | None:
     if role == "speaker" and name[0].islower():
         return None  # "in progress:" is not a speaker: names are capitalised (or in a script without case)
     return Label(name, role, m.end())
+
+
+def _is_name(name: str) -> bool:
+    """One to six words with no punctuation a name does not have (a label found without a colon)."""
+    return 1 <= len(name.split()) <= 6 and not any(c in name for c in ".!?,;:\"“”(){}<>/\\|=#`*_")
 
 
 def _role(name: str) -> str:
