@@ -1027,3 +1027,18 @@ def test_a_numbered_list_between_paragraphs_stays_a_list():
     assert [text[b.start:b.end] for b in doc.blocks if b.kind == "list_item"] == [
         "1. Open the box", "2. Take out the widget", "3. Plug it in"]
     assert not any(b.kind == "heading" for b in doc.blocks)
+
+
+def test_a_repeated_note_label_in_a_manual_is_not_a_speaker():
+    steps = ["Download the archive from the release page and unpack it in your home folder first.",
+             "Note: the archive is about 40 MB, so use a fast connection.",
+             "Run the installer from a terminal. It asks for your password once and copies the files.",
+             "Note: on macOS you must allow the installer in the security settings first.",
+             "Open a new terminal and type the name of the tool to check that it works."]
+    doc, passages = passages_of("install.txt", "\n\n".join(steps).encode())
+    assert not any(b.kind == "turn" for b in doc.blocks) and all(p.speaker is None for p in passages)
+    # One voice that opens most paragraphs is a talk transcribed turn by turn, and stays a speaker.
+    talk = "\n\n".join(f"Lecturer: Part {n} of the talk covers the {w} layer of the network stack in detail."
+                       for n, w in enumerate(["physical", "link", "network", "transport"], 1))
+    doc, passages = passages_of("talk.txt", (talk + "\n\nThat was the whole outline of the course.").encode())
+    assert {p.speaker for p in passages} == {"Lecturer"}

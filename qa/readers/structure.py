@@ -151,7 +151,8 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
     """Keep speaker labels only where the document is a dialogue.
 
     A document is a dialogue when some speaker label opens two or more
-    paragraphs. Then every label counts, including one-off ones ("Li B:"),
+    paragraphs, and either another label is spoken too or that one opens two
+    thirds of the paragraphs or more. Then every label counts, including one-off ones ("Li B:"),
     up to four words; otherwise "Note:" and "Reminder:" are just text. Q/A
     labels always count when a Q label is present.
 
@@ -166,6 +167,11 @@ def settle_dialogue(blocks: list[Block], text: str | None = None, *, infer_headi
 
     said = Counter(b.label for b in blocks if b.kind == "turn" and spoken(b))
     dialogue = any(n >= 2 for n in said.values())
+    if dialogue and len(said) == 1:
+        # One voice: a talk transcribed turn by turn opens most paragraphs with it, while "Note:"
+        # three times in a manual's steps opens a few of them, and speaks to no one.
+        prose = sum(b.kind in ("paragraph", "turn") for b in blocks)
+        dialogue = 3 * sum(b.kind == "turn" for b in blocks) >= 2 * prose
     has_q = any(b.kind == "question" for b in blocks)
     out = []
     for b in blocks:
