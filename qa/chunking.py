@@ -32,7 +32,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 24
+CHUNKER_VERSION = 25
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -257,6 +257,10 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
     blocks = [Block("paragraph", b.start, b.end) if b.kind == "heading" and not _has_content_below(blocks, i)
               else b for i, b in enumerate(blocks)]
     interviewers = _interviewers(text, blocks)
+    # A table's header row, known by the rule under it: a passage that goes on with the table's later
+    # rows carries it in its section, as it carries a heading ("$90.00 | 300" says nothing alone).
+    header_rows = {b.start for b, nxt in zip(blocks, blocks[1:])
+                   if b.kind == "table_row" and nxt.kind == "metadata" and nxt.rule == "table rule"}
     title = doc.title
     passages: list[Passage] = []
     path: list[tuple[int, str]] = []  # the headings above, as (level, text): "Setup › Linux"
@@ -270,7 +274,7 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             body = {b.start: b.body for b in units}
             size = min(target_chars, TURN_TARGET_CHARS) if unit["kind"] == "turn" else target_chars
             ends = [b.end for b in units]  # in order: blocks do not overlap
-            seen, talking = 0, None
+            seen, talking, header = 0, None, None
             for a, z in _pack(text, spans, size, max_chars):
                 # Only the blocks under this passage: a subtitle file or a long transcript is one
                 # unit of thousands of blocks, and a scan of all of them per passage was quadratic.
@@ -282,12 +286,16 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                     b = units[seen]
                     if b.label and b.kind in ("turn", "answer") and b.label.lower() not in interviewers:
                         talking = b.label
+                    header = b if b.start in header_rows else header if b.kind == "table_row" else None
                     seen += 1
                 speaker = talking or unit.get("speaker") or next(
                     (b.label for b in units[lo:hi] if b.label and a <= b.start < z and b.kind in ("turn", "answer")),
                     None)
+                places = [s for _, s in path]
+                if header is not None and header.start < a:
+                    places.append(" | ".join(c.strip() for c in text[header.start:header.end].strip().strip("|").split("|")))
                 passages.append(Passage(
-                    text=text[a:z], start=a, end=z, kind=unit["kind"], section=" › ".join(s for _, s in path) or None,
+                    text=text[a:z], start=a, end=z, kind=unit["kind"], section=" › ".join(places) or None,
                     question=unit.get("question"), title=title, sentences=tuple(sentences),
                     page=doc.page_at(a), speaker=speaker,
                 ))

@@ -33,7 +33,8 @@ class Document:
     Attributes:
         name: Path relative to the corpus folder, with ``/`` separators.
         text: The text passage offsets refer to: the decoded file for text
-            formats, the extracted text for HTML, PDF and DOCX.
+            formats (a paged ``.txt`` with its running lines moved to the end),
+            the extracted text for HTML, PDF and DOCX.
         sha256: Hex digest of the file's bytes.
         extracted: What the reader made of it (blocks, title, pages).
     """

@@ -90,9 +90,10 @@ class Record:
 class SourceDocument:
     """A document as indexed: the text that passage offsets refer to.
 
-    For ``.txt`` and ``.md`` files this is the file's text; for HTML, PDF and
-    DOCX it is the text the reader extracted, which is why it is kept in the
-    index: ``document.text[hit.start:hit.end] == hit.text`` for every format.
+    For ``.txt`` and ``.md`` files this is the file's text (a ``.txt`` laid out
+    in pages has its running headers moved to its end); for HTML, PDF and DOCX
+    it is the text the reader extracted, which is why it is kept in the index:
+    ``document.text[hit.start:hit.end] == hit.text`` for every format.
 
     Attributes:
         name: Path relative to the corpus folder.

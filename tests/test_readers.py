@@ -1042,3 +1042,15 @@ def test_a_repeated_note_label_in_a_manual_is_not_a_speaker():
                        for n, w in enumerate(["physical", "link", "network", "transport"], 1))
     doc, passages = passages_of("talk.txt", (talk + "\n\nThat was the whole outline of the course.").encode())
     assert {p.speaker for p in passages} == {"Lecturer"}
+
+
+def test_a_long_table_carries_its_header_into_every_passage_of_it():
+    rows = "".join(f"| Tier {i} | {i * 3}.00 | {i * 10} | {i * 2} |\n" for i in range(1, 81))
+    text = f"# Plans\n\n## Prices\n\n| Plan | Monthly price (USD) | Storage (GB) | Users |\n|---|---|---|---|\n{rows}\nThat is all.\n"
+    doc, passages = passages_of("plans.md", text.encode())
+    tables = [p for p in passages if p.kind == "table"]
+    assert len(tables) >= 3 and tables[0].section == "Prices" and "Monthly price" in tables[0].text
+    for p in tables[1:]:  # later rows: bare numbers, placed by the columns they fill
+        assert "Monthly price" not in p.text
+        assert p.section == "Prices › Plan | Monthly price (USD) | Storage (GB) | Users"
+    assert [p.section for p in passages if p.kind != "table"] == ["Prices"]  # the table has ended

@@ -1,8 +1,9 @@
 """What every reader produces: the extracted text and typed blocks with offsets into it.
 
 A reader turns one file format into an :class:`Extracted`: the text that
-passage offsets will refer to (the file's own text for ``.txt`` and ``.md``;
-the text pulled out of HTML, PDF and DOCX otherwise) and a list of
+passage offsets will refer to (the file's own text for ``.txt`` and ``.md``,
+but for a ``.txt`` laid out in pages, whose running lines move to its end; the
+text pulled out of HTML, PDF and DOCX otherwise) and a list of
 :class:`Block` spans over it, in document order. One packer
 (:func:`qa.chunking.pack`) then makes passages from the blocks, whatever the
 format was.
