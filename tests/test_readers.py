@@ -1054,3 +1054,19 @@ def test_a_long_table_carries_its_header_into_every_passage_of_it():
         assert "Monthly price" not in p.text
         assert p.section == "Prices › Plan | Monthly price (USD) | Storage (GB) | Users"
     assert [p.section for p in passages if p.kind != "table"] == ["Prices"]  # the table has ended
+
+
+def test_html_sub_and_superscripts_and_a_byline_spaced_by_css():
+    page = ("<html><head><title>Energy notes</title></head><body><article><h1>Energy notes</h1>"
+            "<p>Posted by Ann Lee<span>March 3, 2024</span></p>"
+            "<p>The relation E = mc<sup>2</sup> ties mass to energy, and light travels about 3 × 10<sup>8</sup> "
+            "metres per second.<sup>1</sup> Water is H<sub>2</sub>O, as every textbook has shown<sup>2</sup> "
+            "since the nineteenth century.</p><p>Einstein published the relation in 1905, in a short paper that "
+            "followed his work on special relativity.</p><p>ebb <sup>℠</sup> is a service mark.</p>"
+            "</article></body></html>")
+    doc, passages = passages_of("energy.html", page.encode())
+    body = " ".join(p.text for p in passages)
+    assert "<su" not in body
+    for said in ("E = mc^2", "3 × 10^8 metres", "second.[1] Water is H2O", "has shown[2] since", "ebb ℠ is",
+                 "Posted by Ann Lee March 3, 2024"):
+        assert said in body, said

@@ -23,6 +23,10 @@ def read_html(html: str, name: str) -> Extracted:
     """
     import trafilatura
 
+    # "Posted by Ann Lee<span>March 3, 2024</span>": the page's style sheet spaces them, and the
+    # extractor, which has no style sheet, joined the words ("Ann LeeMarch"). Between a lower-case
+    # letter or a digit and a capital, an inline element's edge is a word's edge.
+    html = _JOINED_AT_TAGS.sub(r"\1 ", html)
     text = trafilatura.extract(
         # Images on: trafilatura leaves out a <figure> whole without them, and static-site
         # generators (Jekyll's highlighter) wrap every code block in one; the images themselves
@@ -53,7 +57,23 @@ def read_html(html: str, name: str) -> Extracted:
     return read_markdown(text, fmt="html", title=title)
 
 
+_JOINED_AT_TAGS = re.compile(r"(?<=[a-z0-9])((?:</?(?:span|time|a|cite|label)\b[^>]*>)+)(?=[A-Z])")
 _INTRAWORD_UNDERSCORE = re.compile(r"(?<=\w)\\_(?=\w)")
+# The extractor keeps <sub> and <sup> as tags. A subscript is part of its word ("H<sub>2</sub>O");
+# a superscript after a short symbol or a number is an exponent ("mc<sup>2</sup>", "10<sup>8</sup>"),
+# and after a longer word or a full stop it marks a note ("shown<sup>3</sup>", "second.<sup>1</sup>").
+_SUB = re.compile(r"<sub>([^<>\n]{0,40})</sub>", re.IGNORECASE)
+_SUP = re.compile(r"<sup>([^<>\n]{0,40})</sup>", re.IGNORECASE)
+_EXPONENT_BASE = re.compile(r"(?:\b[^\W\d_]{1,2}|[\d)])$")
+
+
+def _superscript(m: re.Match) -> str:
+    inner = m.group(1).strip()
+    if not inner:
+        return ""
+    if not any(c.isalnum() for c in inner) or inner.startswith("["):
+        return inner  # a mark ("ebb<sup>℠</sup>", "<sup>†</sup>") or a note already in brackets
+    return f"^{inner}" if _EXPONENT_BASE.search(m.string, 0, m.start()) else f"[{inner}]"
 # Alt text may hold escaped brackets ("![\[QGIS main interface\]](/img.png)").
 _IMAGE = re.compile(r"!\[((?:\\.|[^\]\\\n])*)\]\([^)\n]*\)")
 _ESCAPED = re.compile(r"\\([\[\]()*_`])")
@@ -69,8 +89,8 @@ def _unmark(m: re.Match) -> str:
 
 
 def _strip_inline_marks(text: str) -> str:
-    """``text`` without inline code marks, emphasis marks that open inside a line, and images
-    (their alt text stays), outside code blocks."""
+    """``text`` without inline code marks, emphasis marks that open inside a line, images
+    (their alt text stays) and sub- and superscript tags, outside code blocks."""
     out, fenced = [], False
     for line in text.split("\n"):
         if _FENCE.match(line):
@@ -79,6 +99,7 @@ def _strip_inline_marks(text: str) -> str:
             if _IMAGE.search(line):
                 line = _IMAGE.sub(lambda m: _ESCAPED.sub(r"\1", m.group(1)).strip(), line)
                 line = line if line.strip() else ""  # a line that held only an image
+            line = _SUP.sub(_superscript, _SUB.sub(r"\1", line))
             line = _INLINE_CODE.sub(r"\1", line)  # a code span never makes a label
             line = _INLINE_EMPHASIS.sub(_unmark, _INLINE_EMPHASIS.sub(_unmark, line))  # twice: nested marks
         out.append(line)
