@@ -1070,3 +1070,15 @@ def test_html_sub_and_superscripts_and_a_byline_spaced_by_css():
     for said in ("E = mc^2", "3 × 10^8 metres", "second.[1] Water is H2O", "has shown[2] since", "ebb ℠ is",
                  "Posted by Ann Lee March 3, 2024"):
         assert said in body, said
+
+
+def test_a_trademark_notice_at_the_foot_of_a_page_is_chrome():
+    text = ("Notes from the field\n\nThe team moved the build to a new server this spring, and the nightly "
+            "jobs now finish in half the time they used to take.\n\n"
+            "Linux is a registered trademark of Linus Torvalds. We mention it because the new server runs it.\n\n"
+            "Thanks to everyone who tested the new setup during the first weeks of the move.\n\n"
+            "ebb ℠ is a service mark of Bradley M. Kuhn.\n")
+    doc, passages = passages_of("notes.txt", text.encode())
+    assert [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"] == [
+        "ebb ℠ is a service mark of Bradley M. Kuhn."]
+    assert any("registered trademark of Linus Torvalds" in p.text for p in passages)  # prose, in the text

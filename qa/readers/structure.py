@@ -53,6 +53,8 @@ again further once about against between through during before after above below
 """.split())
 _BREADCRUMB_SEP = re.compile(r"\s*[>»›|/]\s*")
 _COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|\bcopyright\b\s*(©|\d{4})|all rights reserved)", re.IGNORECASE)
+# "ebb ℠ is a service mark of Bradley M. Kuhn.", "Linux® is the registered trademark of Linus Torvalds".
+_TRADEMARK = re.compile(r"\b(?:registered\s+)?(?:trademark|trade\s+mark|service\s+mark)s?\s+of\b", re.IGNORECASE)
 # Who wrote a page and when: searchable, as a small passage of its own (see qa.chunking.pack).
 _BYLINE = re.compile(
     r"^(posted|published|written|updated|last\s+updated)\s+(by|on)\b|^by\s+[A-Z][\w.'-]+(\s+[A-Z][\w.'-]+){0,3}"
@@ -303,6 +305,8 @@ def chrome_rule(s: str) -> str | None:
     n = len(words(s))
     if _COPYRIGHT.search(s) and n <= 40:
         return "copyright line"
+    if _TRADEMARK.search(s) and n <= 40:
+        return "trademark notice"
     if _PRINTED_FROM.match(s):
         return "print footer"
     if _COUNT_WIDGET.match(s.strip()):
