@@ -1082,3 +1082,16 @@ def test_a_trademark_notice_at_the_foot_of_a_page_is_chrome():
     assert [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"] == [
         "ebb ℠ is a service mark of Bradley M. Kuhn."]
     assert any("registered trademark of Linus Torvalds" in p.text for p in passages)  # prose, in the text
+
+
+def test_markdown_lines_of_no_break_spaces_separate_paragraphs():
+    # Pages converted to Markdown put "&nbsp;" between paragraphs: blank to a reader, not to CommonMark.
+    text = ("MS. LEE:\u00a0 Good morning. The agency has sixteen hundred responders on the ground.  \n\u00a0  \n"
+            "Q\u00a0\u00a0\u00a0 How many homes lost power?  \n\u00a0  \n"
+            "ADMINISTRATOR ROE:\u00a0 About half of the county, down from the peak after the storm.  \n\u00a0  \n"
+            "Q\u00a0\u00a0\u00a0 When will it be back?  \n\u00a0  \n"
+            "ADMINISTRATOR ROE:\u00a0 By the end of the week, we expect.\n")
+    doc, passages = passages_of("gaggle.md", text.encode())
+    assert [p.question for p in passages if p.question] == ["How many homes lost power?", "When will it be back?"]
+    assert [p.speaker for p in passages if p.question] == ["ADMINISTRATOR ROE"] * 2
+    assert all(doc.text[p.start:p.end] == p.text for p in passages)

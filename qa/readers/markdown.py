@@ -58,6 +58,9 @@ def front_matter(text: str) -> tuple[int, str | None]:
     return m.end(), title
 
 
+_BLANK_TO_A_READER = re.compile(r"^[^\S\n]*[^\S \t\n][^\S\n]*$", re.MULTILINE)
+
+
 def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None) -> Extracted:
     """Read Markdown into blocks.
 
@@ -76,7 +79,10 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
         blocks.append(Block("metadata", 0, fm_end, rule="front matter"))
     body = text[fm_end:]
     offset_line = text.count("\n", 0, fm_end)
-    tokens = _parser().parse(body)
+    # A line of no-break spaces (pages converted to Markdown separate paragraphs with "&nbsp;") is
+    # blank to a reader but not to CommonMark, which ran a whole transcript into one paragraph.
+    # Spaces of the same length keep every line, and so every offset, where it is.
+    tokens = _parser().parse(_BLANK_TO_A_READER.sub(lambda m: " " * len(m.group()), body))
     covered: set[int] = set()
 
     def span(first: int, last: int) -> tuple[int, int] | None:
