@@ -1095,3 +1095,14 @@ def test_markdown_lines_of_no_break_spaces_separate_paragraphs():
     assert [p.question for p in passages if p.question] == ["How many homes lost power?", "When will it be back?"]
     assert [p.speaker for p in passages if p.question] == ["ADMINISTRATOR ROE"] * 2
     assert all(doc.text[p.start:p.end] == p.text for p in passages)
+
+
+def test_template_tags_of_static_site_generators_are_markup():
+    text = ("---\ntitle: Meet the team\n---\n\n<div>\n  <img src=\"/img/{{ page.featured-image }}\" alt=\"\">\n"
+            "  {% include postauthor.html %}\n</div>\n\n{% include toc.html %}\n\n"
+            "Ann Lee joined the team in June 2021, after ten years of work on compilers.\n\n"
+            "## What do you work on?\n\nMostly the build system, and the release tooling around it.\n")
+    doc, passages = passages_of("team.md", text.encode())
+    assert passages[0].text == "Ann Lee joined the team in June 2021, after ten years of work on compilers."
+    assert not any("{%" in p.text or "{{" in p.text for p in passages)
+    assert [p.question for p in passages] == [None, "What do you work on?"]

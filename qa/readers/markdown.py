@@ -58,6 +58,16 @@ def front_matter(text: str) -> tuple[int, str | None]:
     return m.end(), title
 
 
+# HTML tags, and the template tags of static-site generators (Jekyll's "{% include x.html %}",
+# "{{ page.image }}", Hugo's "{{< figure >}}"), which a reader of the page never sees as words.
+_MARKUP = re.compile(r"</?[a-zA-Z][^>]*>|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+
+
+def _only_markup(src: str) -> bool:
+    """Whether a block holds tags and template tags and nothing else (an image's empty alt included)."""
+    return bool(_MARKUP.search(src)) and not _MARKUP.sub("", src).strip()
+
+
 _BLANK_TO_A_READER = re.compile(r"^[^\S\n]*[^\S \t\n][^\S\n]*$", re.MULTILINE)
 
 
@@ -139,7 +149,7 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
             blocks.append(Block("heading", sp[0], end, body_start=body_start, level=level))
         elif tok.type == "paragraph_open" and tok.map and (sp := span(*tok.map)):
             b = paragraph_block(text, sp[0], sp[1], headings=False)  # Markdown marks its headings
-            if re.fullmatch(r"(\s*</?[a-zA-Z][^>]*>)+\s*", text[sp[0]:sp[1]]):
+            if _only_markup(text[sp[0]:sp[1]]):
                 b = Block("metadata", sp[0], sp[1], rule="HTML comment or tag")
             if b.kind == "paragraph" and BOLD_LINE.fullmatch(text, sp[0], sp[1]) and is_question(text[sp[0]:sp[1]]):
                 # "**How do I write a driver?**" alone on its line: a FAQ's question set in bold, not a heading.
@@ -157,7 +167,7 @@ def read_markdown(text: str, *, fmt: str = "markdown", title: str | None = None)
             blocks.append(Block("paragraph", sp[0], sp[1]))
         elif tok.type == "html_block" and tok.map and (sp := span(*tok.map)):
             src = text[sp[0]:sp[1]].strip()
-            if src.startswith("<!--") or re.fullmatch(r"(</?[a-zA-Z][^>]*>\s*)+", src):
+            if src.startswith("<!--") or _only_markup(src):
                 blocks.append(Block("metadata", sp[0], sp[1], rule="HTML comment or tag"))
             else:
                 blocks.append(Block("paragraph", sp[0], sp[1]))
