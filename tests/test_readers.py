@@ -1106,3 +1106,16 @@ def test_template_tags_of_static_site_generators_are_markup():
     assert passages[0].text == "Ann Lee joined the team in June 2021, after ten years of work on compilers."
     assert not any("{%" in p.text or "{{" in p.text for p in passages)
     assert [p.question for p in passages] == [None, "What do you work on?"]
+
+
+def test_a_chat_clients_event_lines_are_not_said_by_the_nick():
+    log = ("08:40:02 <dka> dka has joined #tagmem\n08:40:07 <dka> trackbot, start meeting\n"
+           "08:41:10 <mnot> mnot has joined #tagmem\n08:44:27 <dka> Topic: EME\n"
+           "08:47:34 <mnot> The spec editor asked us for guidance on the proposal last time.\n"
+           "08:49:02 <dka> dka is now known as dan\n08:50:18 <dka> We should publish the revised opinion this week.\n")
+    doc, passages = passages_of("irc.txt", log.encode())
+    events = [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "metadata" and b.rule == "chat log event"]
+    assert events == ["08:40:02 <dka> dka has joined #tagmem", "08:41:10 <mnot> mnot has joined #tagmem",
+                      "08:49:02 <dka> dka is now known as dan"]
+    said = [doc.text[s:e] for p in passages for s, e in p.sentences]
+    assert not any("has joined" in s for s in said) and any("revised opinion" in s for s in said)

@@ -135,6 +135,9 @@ def paragraph_block(text: str, start: int, end: int, *, labels: bool = True, hea
             # "**Break:** \[24:27\]": a marker in the recording, with nothing said; as a turn it
             # is demoted to a short open line, which would read as the section of all that follows.
             return Block("metadata", start, end, rule="timestamp")
+        if label.role == "speaker" and para[label.body:].startswith(f"{label.name} ") and is_chat_line(para):
+            # "<dka> dka has joined #tagmem": the chat client speaking of the nick, not the nick speaking.
+            return Block("metadata", start, end, rule="chat log event")
         kind = {"question": "question", "answer": "answer", "speaker": "turn"}[label.role]
         return Block(kind, start, end, body_start=start + label.body, label=label.name)
     if _DATE_ONLY.match(para.strip()):
