@@ -1119,3 +1119,30 @@ def test_a_chat_clients_event_lines_are_not_said_by_the_nick():
                       "08:49:02 <dka> dka is now known as dan"]
     said = [doc.text[s:e] for p in passages for s, e in p.sentences]
     assert not any("has joined" in s for s in said) and any("revised opinion" in s for s in said)
+
+
+def test_a_wrapped_line_that_looks_like_a_label_goes_on_with_its_sentence():
+    text = ("   Date and time formats cause a lot of confusion and interoperability\n"
+            "   problems on the Internet.  This document addresses many of the\n"
+            "   problems encountered and makes recommendations to improve them.\n\n"
+            "   There are many ways in which date and time values might appear in\n"
+            "   Internet protocols:  this document focuses on just one common usage,\n"
+            "   viz. timestamps for Internet protocol events.\n\n"
+            "   The format is a profile of the standard, and it is used widely today.\n"
+            "   Readers should note that the grammar in the appendix is normative.\n")
+    doc, passages = passages_of("rfc.txt", text.encode())
+    said = [doc.text[s:e] for p in passages for s, e in p.sentences]
+    assert any(s.startswith("There are many ways") and "Internet protocols:" in s for s in said)
+    assert not any(b.kind in ("turn", "heading") for b in doc.blocks)
+    # A transcript's turns, each closing its line, still open a turn of their own.
+    talk = ("ALICE: We moved the build to the new server this spring and it is faster.\n"
+            "BOB: How much faster is it than the old one, would you say, in minutes?\n"
+            "ALICE: About half the time for the nightly jobs, which is a big change.\n"
+            "BOB: And what did the new machine cost the project, all told, this year?\n"
+            "ALICE: Nothing at all, it was donated by one of our sponsors in March.\n")
+    doc, passages = passages_of("talk.txt", talk.encode())
+    assert [b.label for b in doc.blocks if b.label] == ["ALICE", "BOB", "ALICE", "BOB", "ALICE"]
+    # Without punctuation every turn stops on a word: the names that recur still open turns.
+    bare = talk.replace(".\n", "\n").replace("?\n", "\n")
+    doc, passages = passages_of("captions.txt", bare.encode())
+    assert [b.label for b in doc.blocks if b.label] == ["ALICE", "BOB", "ALICE", "BOB", "ALICE"]

@@ -34,10 +34,19 @@ def _lines(text: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def _opens_block(s: str) -> bool:
-    """A line that starts something new even without a blank line before it."""
-    return bool(find_label(s) or MD_HEADING.match(s) or LIST_ITEM.match(s) or TABLE_ROW.match(s)
-                or TIMESTAMP_LINE.match(s))
+def _opens_block(s: str, runs_on: bool = False, speakers: frozenset[str] = frozenset()) -> bool:
+    """A line that starts something new even without a blank line before it.
+
+    With ``runs_on`` (the line above fills the wrap width and stops mid-sentence, on a
+    word or a comma), a line that only looks like a label goes on with the sentence:
+    "... values might appear in / Internet protocols:  this document focuses on ...".
+    A label that opens other lines of the document (``speakers``) is one all the same:
+    a transcript without punctuation stops every turn on a word.
+    """
+    if MD_HEADING.match(s) or LIST_ITEM.match(s) or TABLE_ROW.match(s) or TIMESTAMP_LINE.match(s):
+        return True
+    label = find_label(s)
+    return label is not None and (not runs_on or label.name in speakers)
 
 
 def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
@@ -64,6 +73,8 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
     wrapped = len(filled) >= 5 and width <= 110
     spans: list[tuple[int, int]] = []
     cur: list[tuple[int, int, int]] = []
+    opening = Counter(label.name for s, e, _ in filled if (label := find_label(text[s:e])))
+    speakers = frozenset(name for name, n in opening.items() if n >= 2)
 
     def flush() -> None:
         if cur:
@@ -82,7 +93,8 @@ def paragraphs(text: str, lines: list[tuple[int, int, int]] | None = None,
             # "CDR: ..." or "- item" followed by indented continuation lines
             hanging = ind > cur[0][2] and bool(find_label(text[cur[0][0]:cur[0][1]]) or LIST_ITEM.match(text[cur[0][0]:cur[0][1]]))
             would_not_fit = (pe - ps + pind) + 1 + len(first_word) > 0.8 * width
-            joined = (s not in alone and ps not in alone and not _opens_block(line) and not TIMESTAMP_LINE.match(prev) and not MD_HEADING.match(prev)
+            runs_on = wrapped and would_not_fit and (prev[-1].isalnum() or prev[-1] == ",")
+            joined = (s not in alone and ps not in alone and not _opens_block(line, runs_on, speakers) and not TIMESTAMP_LINE.match(prev) and not MD_HEADING.match(prev)
                       and (hanging or join or (wrapped and would_not_fit)))
             if not joined:
                 flush()
