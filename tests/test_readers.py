@@ -1146,3 +1146,17 @@ def test_a_wrapped_line_that_looks_like_a_label_goes_on_with_its_sentence():
     bare = talk.replace(".\n", "\n").replace("?\n", "\n")
     doc, passages = passages_of("captions.txt", bare.encode())
     assert [b.label for b in doc.blocks if b.label] == ["ALICE", "BOB", "ALICE", "BOB", "ALICE"]
+
+
+@pytest.mark.parametrize("leader", ["....................", " . . . . . . . . ."])
+def test_a_table_of_contents_is_not_text(leader):
+    contents = "\n".join(f"   {n}. {t} {leader} {p}" for n, t, p in [(1, "Introduction", 2), (2, "Definitions", 3),
+                                                                      (3, "Security Considerations", 4)])
+    body = ("1. Introduction\n\nDate and time formats cause a lot of confusion on the Internet, and this "
+            "document makes recommendations.\n\n2. Definitions\n\nUTC means Coordinated Universal Time, as kept "
+            "by the bureau.\n\n3. Security Considerations\n\nA clock that is wrong can break certificate checks.\n")
+    doc, passages = passages_of("spec.txt", f"Table of Contents\n\n{contents}\n\n{body}".encode())
+    toc = [doc.text[b.start:b.end] for b in doc.blocks if b.rule == "table of contents"]
+    assert " ".join(toc).split() == f"Table of Contents {contents}".split()  # one block or one per line
+    assert not any(leader.strip() in p.text or p.text == "Table of Contents" for p in passages)
+    assert [p.section for p in passages] == ["1. Introduction", "2. Definitions", "3. Security Considerations"]

@@ -146,6 +146,23 @@ def _indented_lines_are_content(text: str, blocks: list[Block], lines: list[tupl
     return out
 
 
+# "1. Introduction ........ 2", "Appendix A . . . . . 14": a table of contents' dot leader and page number.
+_LEADER_LINE = re.compile(r"^\S.{0,118}?(?:[ \t]?\.){4,}[ \t]*\d{1,4}$")
+
+
+def _is_contents(para: str) -> bool:
+    """Whether a paragraph is (part of) a table of contents: lines led by dots to a page number.
+
+    As text it repeats every heading of the document with page numbers, and would match any
+    question about any section better than the section does. Its other lines are titles
+    wrapped over two lines: short ones.
+    """
+    rows = [line.strip() for line in para.split("\n") if line.strip()]
+    led = sum(bool(_LEADER_LINE.match(row)) for row in rows)
+    return led >= 1 and 2 * led >= len(rows) and all(
+        _LEADER_LINE.match(row) or len(words(row)) <= 8 for row in rows)
+
+
 _SECTION_ITEM = re.compile(r"\d{1,3}\.[ \t]+")  # "1.  Introduction": a plain text's numbered section
 
 
@@ -300,10 +317,18 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
             blocks.extend(underlined[s])
         elif _DIRECTIVE.match(text, s):
             blocks.extend(_directive(text, s, e))
+        elif _is_contents(text[s:e]):
+            blocks.append(Block("metadata", s, e, rule="table of contents"))
         else:
             blocks.append(paragraph_block(text, s, e))
     blocks = _indented_lines_are_content(text, settle_dialogue(blocks, text), lines)
     blocks = _numbered_sections(text, faq_list_items(text, _name_lines_are_speakers(text, blocks)))
+    # The contents' own heading ("Table of Contents", "Contents") goes with them: left alone it
+    # heads nothing but the first section. A numbered one ("3. Methods" over its own contents) stays.
+    blocks = [Block("metadata", b.start, b.end, rule="table of contents")
+              if b.kind == "heading" and i + 1 < len(blocks) and blocks[i + 1].rule == "table of contents"
+              and not _SECTION_ITEM.match(text, b.start) and not _SECTION_NUMBER.match(text, b.start) else b
+              for i, b in enumerate(blocks)]
     # The short lines at the end of a paged document (a PDF, an RFC) are the author's (an infobox, a
     # table of key and value, the authors' addresses), not a site's menu: as in Markdown, only a run
     # of links is one. Its running lines are found page by page (.pages).
