@@ -1,4 +1,4 @@
-"""Why the top passage is wrong: every miss on the fixture questions, and a per-document table.
+"""Why the top passage is wrong: every miss on the fixture (or check) questions, and a per-document table.
 
 For each question whose top passage is wrong it prints the question, the gold
 substrings, the rank of the first right passage (within ``--k``), the top
@@ -7,7 +7,7 @@ characters). A question whose gold text is in no passage at all is marked
 ``NOT IN ANY PASSAGE`` (a structure problem: the text was split, dropped or kept
 only as a title or a section). Then hit@1 / hit@3 per document.
 
-    python bench/misses.py [--k 10] [--docs a.md,b.txt] [--quiet] [--json OUT]
+    python bench/misses.py [--set fixtures|check] [--k 10] [--docs a.md,b.txt] [--quiet] [--json OUT]
 """
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ def main() -> None:
     ap.add_argument("--docs", default="", help="comma-separated document names to keep (default all)")
     ap.add_argument("--quiet", action="store_true", help="only the table")
     ap.add_argument("--json", help="write per-question ranks here")
+    ap.add_argument("--set", choices=("fixtures", "check"), default="fixtures",
+                    help="the fixture questions, or the check documents of bench/data/check_docs")
     args = ap.parse_args()
 
     from qa import Retriever
 
-    fx = sets.fixtures()
+    fx = sets.fixtures() if args.set == "fixtures" else sets.check_documents()
     if fx is None:
-        raise SystemExit("error: tests/fixtures/questions.jsonl is missing")
+        raise SystemExit(f"error: no questions for --set {args.set} (tests/fixtures/questions.jsonl, "
+                         "bench/data/check_docs/*/questions.jsonl)")
     keep = {d for d in args.docs.split(",") if d}
     qs = [q for q in fx.questions if not keep or q.group in keep]
     r = Retriever.load(sets.index_for(fx))

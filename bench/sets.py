@@ -43,6 +43,7 @@ INTERVIEW = ROOT / "corpus" / "optics_valley_interview.txt"
 DATA = ROOT / "tests" / "data"
 FIXTURES = ROOT / "tests" / "fixtures"
 TUNE_DOCS = ROOT / "bench" / "data" / "tune_docs"
+CHECK_DOCS = ROOT / "bench" / "data" / "check_docs"
 
 
 @dataclass(frozen=True)
@@ -163,16 +164,26 @@ def fixtures() -> QSet | None:
 
 def tune_documents() -> QSet | None:
     """The tune-only documents of other shapes and their questions (each folder's questions.jsonl)."""
-    folder = CACHE / "sets" / "tune_docs"
+    return _documents_with_questions("tune_docs", TUNE_DOCS)
+
+
+def check_documents() -> QSet | None:
+    """Documents gathered to fit on that did not help the cross-validation: a check set that no
+    model has seen (bench/data/check_docs, each folder's questions.jsonl)."""
+    return _documents_with_questions("check_docs", CHECK_DOCS)
+
+
+def _documents_with_questions(name: str, root: Path) -> QSet | None:
+    folder = CACHE / "sets" / name
     qs: list[Q] = []
     sources: dict[str, Path] = {}
-    for path in sorted(TUNE_DOCS.glob("*/questions.jsonl")):
+    for path in sorted(root.glob("*/questions.jsonl")):
         for r in _jsonl(path):
             src = path.parent / r["doc"]
             if not src.exists():
                 raise SystemExit(f"{path}: {r['doc']} is not beside it")
             if sources.setdefault(src.name, src) != src:
-                raise SystemExit(f"{src.name} is in two folders of {TUNE_DOCS}; rename one")
+                raise SystemExit(f"{src.name} is in two folders of {root}; rename one")
             qs.append(Q(r["question"], (), tuple(r["answer_contains"]), True, src.name))
     if not qs:
         return None
@@ -183,7 +194,7 @@ def tune_documents() -> QSet | None:
             dst.write_bytes(src.read_bytes())
     for stale in {p.name for p in folder.iterdir()} - set(sources):  # taken out of the set
         (folder / stale).unlink()
-    return QSet("tune_docs", folder, qs)
+    return QSet(name, folder, qs)
 
 
 QMSUM_REPORT_MEETINGS = 12
