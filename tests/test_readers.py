@@ -1160,3 +1160,21 @@ def test_a_table_of_contents_is_not_text(leader):
     assert " ".join(toc).split() == f"Table of Contents {contents}".split()  # one block or one per line
     assert not any(leader.strip() in p.text or p.text == "Table of Contents" for p in passages)
     assert [p.section for p in passages] == ["1. Introduction", "2. Definitions", "3. Security Considerations"]
+
+
+def test_running_heads_that_change_with_the_chapter_are_set_aside_after_its_first_page():
+    # Nine pages, three chapters: each chapter's title heads its pages, fewer than half of them.
+    prose = ["The ship left the harbour at dawn and sailed north along the coast for many hours.",
+             "By noon the wind had turned, and the crew took in the sails to wait for the evening.",
+             "Nobody on board had seen the islands before, and the charts they carried were old.",
+             "At night the captain wrote the day's distance in the log, as he did every evening."]
+    titles = ["Chapter 1  Departure", "Chapter 2  The Islands", "Chapter 3  Home"]
+    pages = [f"{titles[(n - 1) // 3]}\n{prose[n % 4]}\n{prose[(n + 1) % 4]} Page {n} of the voyage ended here.\n\n{n}"
+             for n in range(1, 10)]
+    doc, passages = passages_of("voyage.txt", "\f".join(pages).encode())
+    # The first page of each chapter keeps its title, the chapter's heading; every later one is a running head.
+    assert {"Chapter 1 Departure", "Chapter 2 The Islands", "Chapter 3 Home"} <= recorded(doc, passages)
+    assert all(sum(t in p.text for p in passages) <= 1 for t in titles)  # a heading is a passage's first line
+    dropped = [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"]
+    assert [dropped.count(t) for t in titles] == [2, 2, 2]
+    assert all(str(n) in dropped for n in range(1, 10))  # the page numbers

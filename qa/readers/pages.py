@@ -97,6 +97,22 @@ def _running(pages: list[str]) -> set[str]:
     return {k for k, c in seen.items() if c >= max(_MIN_PAGES, len(pages) // 2)}
 
 
+def _edge_only(pages: list[str]) -> set[str]:
+    """Keys of the lines found at a page's top or bottom on three pages or more and nowhere else.
+
+    Running heads that change with the chapter ("Chapter 3  Results" over that chapter's
+    pages) recur on fewer than half the pages; their place, always at the edge, tells them.
+    """
+    at_edge: Counter[str] = Counter()
+    inside: set[str] = set()
+    for page in pages:
+        lines = [_key(line) for line in page.split("\n") if line.strip()]
+        edge = set(lines[:2] + lines[-2:])
+        at_edge.update(edge)
+        inside.update(k for k in lines[2:-2] if k not in edge)
+    return {k for k, n in at_edge.items() if n >= _MIN_PAGES and k not in inside}
+
+
 def read_pages(pages: list[str], fmt: str) -> Extracted:
     """Read a document's pages into one text, with its running lines set aside.
 
@@ -119,9 +135,20 @@ def read_pages(pages: list[str], fmt: str) -> Extracted:
         blocks, and page spans numbered from 1.
     """
     running = _running(pages)
+    # A head found only at the edges is running from its second page on: on its first it is the
+    # chapter's own heading ("Chapter 3  Results" above the chapter), and stays in the text.
+    edge_only = _edge_only(pages) - running if len(pages) >= _MIN_PAGES else set()
+    first_page: dict[str, int] = {}
+    for number, page in enumerate(pages, 1):
+        for line in page.split("\n"):
+            if _key(line) in edge_only:
+                first_page.setdefault(_key(line), number)
 
-    def is_running(line: str) -> bool:
-        return len(line) <= 120 and bool(line.strip()) and _key(line) in running
+    def is_running(line: str, page: int | None = None) -> bool:
+        if len(line) > 120 or not line.strip():
+            return False
+        key = _key(line)
+        return key in running or (page is not None and key in edge_only and page > first_page[key])
 
     bodies: list[str] = []
     edges: list[tuple[str, int]] = []  # (running line, page number), in page order
@@ -129,11 +156,11 @@ def read_pages(pages: list[str], fmt: str) -> Extracted:
         lines = page.strip().split("\n")
         top, bottom = [], []
         # A header or footer is a line or two (title, page number, date), not a page of text.
-        while lines and len(top) < _EDGE_LINES and is_running(lines[0]):
+        while lines and len(top) < _EDGE_LINES and is_running(lines[0], number):
             top.append(lines.pop(0).strip())
             while lines and not lines[0].strip():
                 lines.pop(0)
-        while lines and len(bottom) < _EDGE_LINES and is_running(lines[-1]):
+        while lines and len(bottom) < _EDGE_LINES and is_running(lines[-1], number):
             bottom.insert(0, lines.pop().strip())
             while lines and not lines[-1].strip():
                 lines.pop()
