@@ -1178,3 +1178,20 @@ def test_running_heads_that_change_with_the_chapter_are_set_aside_after_its_firs
     dropped = [doc.text[b.start:b.end] for b in doc.blocks if b.kind == "chrome"]
     assert [dropped.count(t) for t in titles] == [2, 2, 2]
     assert all(str(n) in dropped for n in range(1, 10))  # the page numbers
+
+
+def test_a_page_laid_out_in_a_table_is_read_as_its_article():
+    page = ("<html><head><title>Club news</title></head><body><table width='100%'><tr>"
+            "<td width='20%'><a href='/'>Home</a><br><a href='/news'>News</a><br><a href='/contact'>Contact</a></td>"
+            "<td><h1>Club news</h1><p>The chess club met on Tuesday evening in the library, and twenty-two members "
+            "played in the autumn tournament this year.</p><p>Maria Lopez won all five of her games and takes the "
+            "trophy home for the second year running, ahead of Tom Berg.</p>"
+            "<table border='1'><tr><th>Player</th><th>Points</th></tr><tr><td>Maria Lopez</td><td>5</td></tr>"
+            "<tr><td>Tom Berg</td><td>4</td></tr></table>"
+            "<p>The next meeting is on the first Tuesday of December, when the club elects a new treasurer.</p>"
+            "<table><tr><td>Dues</td><td>10 EUR</td></tr><tr><td>Juniors</td><td>free</td></tr></table>"
+            "</td></tr></table></body></html>")
+    doc, passages = passages_of("club.html", page.encode())
+    assert [p.kind for p in passages] == ["text", "table", "text", "table"]
+    assert "Home" not in " ".join(p.text for p in passages)  # the menu cell, dropped by the extractor
+    assert "| Maria Lopez | 5 |" in passages[1].text and "| Juniors | free |" in passages[3].text

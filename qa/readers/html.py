@@ -27,6 +27,7 @@ def read_html(html: str, name: str) -> Extracted:
     # extractor, which has no style sheet, joined the words ("Ann LeeMarch"). Between a lower-case
     # letter or a digit and a capital, an inline element's edge is a word's edge.
     html = _JOINED_AT_TAGS.sub(r"\1 ", html)
+    html = _unwrap_layout_tables(html)
     text = trafilatura.extract(
         # Images on: trafilatura leaves out a <figure> whole without them, and static-site
         # generators (Jekyll's highlighter) wrap every code block in one; the images themselves
@@ -153,6 +154,58 @@ def byline_lines(html: str, limit: int = 3) -> list[str]:
         if marked or is_byline(line):
             found.append(line)
     return found
+
+
+_CELL_BLOCKS = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "table")
+
+
+def _is_layout(table) -> bool:
+    """Whether a ``<table>`` lays out the page rather than holding data.
+
+    Much as Readability (Mozilla) tells them apart: a data table has header cells or a
+    caption of its own; a layout table says it is presentation, holds another table, holds
+    paragraphs, headings or lists in its cells, or is a single row or column.
+    """
+    if (table.get("role") or "").lower() in ("presentation", "none"):
+        return True
+
+    def own(tag: str) -> list:  # this table's elements, not those of a table inside it
+        return [el for el in table.iter(tag) if next(el.iterancestors("table"), None) is table]
+
+    if own("th") or own("caption") or own("thead"):
+        return False
+    if table.find(".//table") is not None:
+        return True
+    rows = own("tr")
+    cells = [c for tr in rows for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
+    if any(c.find(f".//{tag}") is not None for c in cells for tag in _CELL_BLOCKS):
+        return True
+    return len(rows) == 1 or all(len([c for c in tr if isinstance(c.tag, str) and c.tag == "td"]) == 1 for tr in rows)
+
+
+def _unwrap_layout_tables(html: str) -> str:
+    """The page with its layout tables made into plain ``<div>`` boxes, and otherwise as it was.
+
+    Old sites lay a whole page out in a table (menu in one cell, article in the next); the
+    extractor then reads the page as one table row, menu and article together, and loses the
+    data tables inside it.
+    """
+    if "<table" not in html.lower():
+        return html
+    root = _parse(html)
+    if root is None:
+        return html
+    layout = [t for t in root.iter("table") if _is_layout(t)]
+    if not layout:
+        return html
+    from lxml import html as lxml_html
+
+    # Each table's own rows and cells (not those of a data table inside it), all found before any is renamed.
+    boxes = [el for table in layout for el in (table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th"))
+             if el is table or next(el.iterancestors("table"), None) is table]
+    for el in boxes:
+        el.tag = "div"
+    return lxml_html.tostring(root, encoding="unicode")
 
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
