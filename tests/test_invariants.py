@@ -48,6 +48,11 @@ PIECES = st.one_of(PROSE, st.sampled_from([
     # MediaWiki markup, a digest's inner mail headers, a greeting
     "==Abstract==", "=== Details ===", "# '''name''' should be unique.", '{| class="wikitable"', "|-",
     "| rules || No", "<pre>", "Message: 2\nFrom: Ann <ann@example.org>\nSubject: Hello", "Hi Peter,",
+    # pages (form feeds, running lines, a table of contents), and other shapes of 2026-12-07
+    "\f", "\f", "RFC 9999   Widget Transfer   March 2011", "Doe, et al.   Standards Track   [Page 2]",
+    "1. Introduction ........ 2", "Appendix A . . . . . 14", "0:00:13.8 **Jen Luker** Hello.",
+    "08:40:02 <dka> dka has joined #tagmem", "Internet protocols:  this document focuses on one usage,",
+    "{% include postauthor.html %}", "\u00a0  ", "Note: the archive is about 40 MB.",
 ]))
 SEPARATORS = st.sampled_from(["\n\n", "\n", "\r\n\r\n", "\n\n\n"])
 
@@ -103,6 +108,9 @@ def _check(name: str, text: str) -> None:
 # And a "Related news" line under a sentence that ends in a short line ("Opening hours"), above the
 # prose: dropped as a related-links list at the page's edge, though the sentence says something.
 @example(("doc.txt", "\n".join([PROSE_0, "Opening hours", "Related news", PROSE_0, PROSE_0, PROSE_0])))
+# And short lines below a paragraph that says something but ends on a short line, above the prose: taken for
+# the site menu above a story (in two QMSum meetings, "User Interface: How was lunch ?" and other turns).
+@example(("doc.txt", "\n".join([PROSE_0] + ["Opening hours"] * 5 + [PROSE_0])))
 def test_generated_documents_keep_every_character(doc):
     _check(*doc)
 

@@ -206,7 +206,10 @@ def read_pages(pages: list[str], fmt: str) -> Extracted:
             parts.append(line)
             pos += len(line)
     text = "".join(parts)
-    body_end = spans[-1][1] if spans else 0
+    # A PDF's text layer may put a page's header among its lines (its order is the layout's, not the
+    # reading order), so there a running line is set aside wherever it stands. A text file is in
+    # reading order: within a page, a line it repeats on every page is its own ("Example:").
+    body_end = spans[-1][1] if spans and fmt == "pdf" else 0
     for s, e, _ in _lines(text[:body_end]):
         if e > s and is_running(text[s:e]):
             preset[s] = Block("chrome", s, e, rule="running header or footer")

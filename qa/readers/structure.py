@@ -415,17 +415,18 @@ def mark_chrome(text: str, blocks: list[Block], *, authored: bool = False) -> li
                         drop(j, "above the headline")
                 titled = True
                 break
+    opens = next((i for i in lead if says(i) and out[i].kind not in ("chrome", "metadata")), first)
     if not titled:
         # A run of three or more short link-like lines at the top edge is a menu;
-        # the heading right above the prose is the story's, not the menu's.
-        menu = [i for i in lead if out[i].kind not in ("chrome", "metadata")]
+        # the heading right above the prose is the story's, not the menu's. Below a block that
+        # says something, short lines are the text's own, not the page's edge.
+        menu = [i for i in lead if out[i].kind not in ("chrome", "metadata") and i < opens]
         runs(text, out, menu[:-1] if menu and out[menu[-1]].kind == "heading" else menu, 3, drop)
     # Past the prose, chrome is what lies beyond the outermost block that says something (above).
     # Above the prose this bounds only the shape rules below: the window title and menus are found
     # above as before.
     tail = [i for i in content if i > bottom]
     runs(text, out, tail, 5, drop)
-    opens = next((i for i in lead if says(i) and out[i].kind not in ("chrome", "metadata")), first)
     for i in [i for i in lead if i < opens] + tail:
         if (rule := chrome_rule(_text(text, out[i]).strip())) and not (
                 rule == "breadcrumb" and out[i].kind == "table_row"):
