@@ -144,6 +144,11 @@ def test_html_in_question_is_inert(page):
     assert reply
 
 
+# How long an upload may take to show in the file picker. Gradio sends the file to the server first:
+# 10 s was passed on a quiet machine and missed once on a loaded one (a benchmark on the other core).
+UPLOAD_SHOWN_MS = 60_000
+
+
 def _open_corpus(page):
     page.get_by_role("tab", name="Corpus").click()
     page.locator("#qa-password input").fill(PASSWORD)
@@ -361,12 +366,12 @@ def test_refused_upload_is_cleared_from_the_picker(page, tmp_path):
     bad.write_bytes("Caf\xe9 cr\xe8me".encode("latin-1") * 50)
     _open_corpus(page)
     page.locator("#qa-upload input[type=file]").set_input_files(str(bad))
-    page.locator("#qa-upload").get_by_text("latin1.txt").wait_for(timeout=10_000)
+    page.locator("#qa-upload").get_by_text("latin1.txt").wait_for(timeout=UPLOAD_SHOWN_MS)
     page.locator("#qa-upload-btn").click()
     status = _status(page, "latin1.txt")
     assert "⚠️" in status and "Added" not in status
     page.wait_for_function("() => !document.querySelector('#qa-upload').innerText.includes('latin1.txt')",
-                           timeout=10_000)
+                           timeout=UPLOAD_SHOWN_MS)
 
 
 def test_index_times_are_in_words(page):
@@ -386,7 +391,7 @@ def test_pdf_upload_is_answered_with_its_page(page, app_url, tmp_path):
     pdf.write_bytes(fixture + b"\n" + b"\xff" * (1536 * 1024))  # still readable: bytes after its end marker
     _open_corpus(page)
     page.locator("#qa-upload input[type=file]").set_input_files(str(pdf))
-    page.locator("#qa-upload").get_by_text(pdf.name).wait_for(timeout=10_000)
+    page.locator("#qa-upload").get_by_text(pdf.name).wait_for(timeout=UPLOAD_SHOWN_MS)
     page.locator("#qa-upload-btn").click()
     status = _status(page, "Index rebuilt")
     assert f"Added {pdf.name}" in status and "⚠️" not in status
