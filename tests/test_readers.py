@@ -1195,3 +1195,24 @@ def test_a_page_laid_out_in_a_table_is_read_as_its_article():
     assert [p.kind for p in passages] == ["text", "table", "text", "table"]
     assert "Home" not in " ".join(p.text for p in passages)  # the menu cell, dropped by the extractor
     assert "| Maria Lopez | 5 |" in passages[1].text and "| Juniors | free |" in passages[3].text
+
+
+def test_a_scribes_lines_speak_for_whom_they_name():
+    said = [("Domenic", "The spec editor asked us for guidance on the proposal at the last meeting."),
+            ("Domenic", "I submitted a revised version of our opinion, stating concerns rather than solutions."),
+            ("TimBL", "We should say what we want the web to be, not only what we fear."),
+            ("Domenic", "The proposal has momentum; it is shipping in most browsers already."),
+            ("Peter", "Then the opinion should go out this month, before the next draft."),
+            ("TimBL", "Agreed, and we can revise it once the working group answers.")]
+    log = "".join(f"09:{n:02d}:00 <mnot> {who}: {what}\n" + (f"09:{n:02d}:30 <dka> Thanks, that helps a lot.\n" if n == 2 else "")
+                  for n, (who, what) in enumerate(said))
+    doc, passages = passages_of("minutes.txt", log.encode())
+    turns = [b for b in doc.blocks if b.kind == "turn"]
+    assert [b.label for b in turns] == ["Domenic", "Domenic", "TimBL", "dka", "Domenic", "Peter", "TimBL"]
+    assert doc.text[turns[0].body:turns[0].end].startswith("The spec editor asked")
+    # Someone who addresses others now and then speaks for themselves.
+    chat = ("10:00:01 <bob> alice: did you see the new build?\n10:00:09 <alice> Yes, it is much faster now.\n"
+            "10:00:15 <bob> I measured it twice this morning.\n10:00:20 <bob> It halves the nightly run.\n"
+            "10:00:31 <alice> bob: send me the numbers, please.\n")
+    doc, passages = passages_of("chat.txt", chat.encode())
+    assert [b.label for b in doc.blocks if b.kind == "turn"] == ["bob", "alice", "bob", "bob", "alice"]

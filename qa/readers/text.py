@@ -14,8 +14,8 @@ from collections import Counter
 import numpy as np
 
 from .blocks import Block, Extracted
-from .labels import (ANSWER_LABELS, CLOCK, LIST_ITEM, MD_HEADING, QUESTION_LABELS, TABLE_ROW, TIMESTAMP_LINE,
-                     ends_open, find_label, words)
+from .labels import (ANSWER_LABELS, CLOCK, LIST_ITEM, MD_HEADING, QUESTION_LABELS, TABLE_ROW, TIMESTAMP_LINE, Label,
+                     ends_open, find_label, is_chat_line, words)
 from .structure import chrome_rule, faq_list_items, mark_chrome, paragraph_block, settle_dialogue
 
 
@@ -161,6 +161,27 @@ def _is_contents(para: str) -> bool:
     led = sum(bool(_LEADER_LINE.match(row)) for row in rows)
     return led >= 1 and 2 * led >= len(rows) and all(
         _LEADER_LINE.match(row) or len(words(row)) <= 8 for row in rows)
+
+
+def _scribed_turns(text: str, blocks: list[Block]) -> list[Block]:
+    """In minutes taken in a chat, the scribe's lines speak for others: "<mnot> Domenic: ...".
+
+    A nick is a scribe when five or more of its lines, and half of them at least, open with a
+    speaker's label; those lines are then that speaker's turns. One who addresses others
+    ("<bob> alice: did you see it?") does so on a few of their lines, not on most.
+    """
+    inner: dict[int, Label] = {}
+    lines: Counter[str] = Counter()
+    for i, b in enumerate(blocks):
+        if b.kind == "turn" and b.label and is_chat_line(text[b.start:b.end]):
+            lines[b.label] += 1
+            label = find_label(text[b.body:b.end])
+            if label is not None and label.role == "speaker" and label.name != b.label:
+                inner[i] = label
+    scribes = {nick for nick, n in Counter(blocks[i].label for i in inner).items()
+               if n >= 5 and 2 * n >= lines[nick]}
+    return [Block("turn", b.start, b.end, body_start=b.body + inner[i].body, label=inner[i].name)
+            if i in inner and b.label in scribes else b for i, b in enumerate(blocks)]
 
 
 _SECTION_ITEM = re.compile(r"\d{1,3}\.[ \t]+")  # "1.  Introduction": a plain text's numbered section
@@ -322,7 +343,7 @@ def read_text(text: str, *, fmt: str = "text", preset: dict[int, Block] | None =
         else:
             blocks.append(paragraph_block(text, s, e))
     blocks = _indented_lines_are_content(text, settle_dialogue(blocks, text), lines)
-    blocks = _numbered_sections(text, faq_list_items(text, _name_lines_are_speakers(text, blocks)))
+    blocks = _numbered_sections(text, faq_list_items(text, _scribed_turns(text, _name_lines_are_speakers(text, blocks))))
     # The contents' own heading ("Table of Contents", "Contents") goes with them: left alone it
     # heads nothing but the first section. A numbered one ("3. Methods" over its own contents) stays.
     blocks = [Block("metadata", b.start, b.end, rule="table of contents")
