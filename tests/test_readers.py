@@ -1216,3 +1216,15 @@ def test_a_scribes_lines_speak_for_whom_they_name():
             "10:00:31 <alice> bob: send me the numbers, please.\n")
     doc, passages = passages_of("chat.txt", chat.encode())
     assert [b.label for b in doc.blocks if b.kind == "turn"] == ["bob", "alice", "bob", "bob", "alice"]
+
+
+def test_plain_text_o_bullets_are_list_items():
+    text = ("   This limited consideration has the following consequences:\n\n"
+            "   o  All dates and times are assumed to be in the current era,\n      somewhere between 0000AD and 9999AD.\n\n"
+            "   o  All times expressed have a stated relationship to UTC.\n\n"
+            "   o my, said nobody in a specification, and this line is prose all the same.\n")
+    doc, passages = passages_of("rfc.txt", text.encode())
+    items = [b for b in doc.blocks if b.kind == "list_item"]
+    assert [doc.text[b.body:b.body + 9] for b in items] == ["All dates", "All times"]
+    said = [doc.text[s:e] for p in passages for s, e in p.sentences]
+    assert not any(s.startswith("o ") for s in said[:3]) and any(s.startswith("o my") for s in said)
