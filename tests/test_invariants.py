@@ -87,9 +87,11 @@ def _check(name: str, text: str) -> None:
         if inside[nonspace].max(initial=0) > 1:
             raise AssertionError(f"{span!r} is in two passages")
         if not inside[nonspace].all():
-            words = " ".join(t[b.body:b.end].replace("*", " ").replace("#", " ").split())  # a heading without its marks
+            # A heading without its marks, against the records without theirs: "0*0" is recorded as it is.
+            words = " ".join(t[b.body:b.end].replace("*", " ").replace("#", " ").split())
+            marks_out = " ".join(recorded.replace("*", " ").replace("#", " ").split())
             assert b.kind in ("heading", "title", "question") and words.strip(" ?") and (
-                words in " ".join(recorded.split()) or words.rstrip("?").strip() in recorded), f"lost: {span!r}"
+                words in marks_out or words.rstrip("?").strip() in marks_out), f"lost: {span!r}"
     prose = [i for i, b in enumerate(doc.blocks) if b.kind not in ("chrome", "metadata") and len(t[b.start:b.end]) >= 80]
     if prose:
         for i, b in enumerate(doc.blocks):
@@ -152,6 +154,7 @@ def test_subtitles_keep_every_word_said(sub):
 @settings(max_examples=40, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=2000),
        st.sampled_from([".txt", ".md"]))
+@example("0*0\x1e0", ".txt")  # a heading with a star inside it, recorded as written
 def test_random_unicode_keeps_every_character(text, suffix):
     if not text.strip() or "\x00" in text:
         return
