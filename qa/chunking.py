@@ -32,7 +32,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 25
+CHUNKER_VERSION = 26
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -219,6 +219,19 @@ def _interviewers(text: str, blocks: list[Block]) -> set[str]:
     return {k for k, n in spoke.items() if asked[k] * 2 > n}
 
 
+def _ends_question(label: str, asks: bool, unit: dict, interviewers: set[str]) -> bool:
+    """Whether a speaker's turn ends the pair that a labelled question opened.
+
+    The asker speaking again without a question ("Right.", a new topic) closes it, as does a
+    question from anyone but the one answering (a co-host who is not counted as interviewer,
+    a guest turning to another guest). The answerer's own "you know?" does not.
+    """
+    if label == unit["asker"] or label in interviewers:
+        return True  # an interviewer's question opened a new pair before this is reached
+    answerer = (unit.get("speaker") or "").lower()
+    return asks and bool(answerer) and label != answerer
+
+
 def _has_content_below(blocks: list[Block], i: int) -> bool:
     """Whether heading ``i`` has anything under it before the next heading of its level or above."""
     level = blocks[i].level or 7  # a heading known only by its shape ranks below every marked one
@@ -355,12 +368,19 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
             continue
         if unit:
             unit["heads_only"] = False  # the passage has content now: the next heading starts another
-        if b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers
-                                      and ("?" in body or "？" in body)):
+        asks = "?" in body or "？" in body
+        if b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers and asks):
             # An interviewer's "Hi, everybody!" is a turn like any other; only a question opens a pair.
             open_unit("answer", _clean(body))
+            unit["asker"] = b.label.lower() if b.label else None
             unit["blocks"].append(b)
         elif b.kind in ("answer", "turn"):
+            if (b.kind == "turn" and b.label and unit.get("kind") == "answer" and unit.get("asker")
+                    and _ends_question(b.label.lower(), asks, unit, interviewers)):
+                # The question no longer says what the talk is about: its asker has moved on, or
+                # someone else asked another. Carried further, a co-host's question of ten minutes
+                # before becomes the question of every later passage of a panel.
+                open_unit("turn")
             if not unit or unit["kind"] not in ("answer", "turn"):
                 open_unit("turn")
             if b.kind == "turn" and unit["kind"] == "answer" and not unit["speaker"]:

@@ -170,3 +170,33 @@ def test_lists_inside_prose_are_kept():
             "Each sub-park also has a management company that solves problems for its enterprises.")
     kept = " ".join(p.text for p in chunk_text(text))
     assert "financial service center" in kept and "talent housing" in kept
+
+
+def test_a_question_is_carried_only_until_its_asker_moves_on_or_another_is_asked():
+    # A panel: Host asks (an interviewer: most turns are questions); the co-host asks now and then
+    # (not an interviewer); guests answer. The host's first question must not become the question
+    # of the talk after the co-host asks another, nor after the host comments without asking.
+    turns = [
+        ("Host", "Why did you build a new language?"),
+        ("Ada", "We were tired of waiting for builds of forty-five minutes every day."),
+        ("Bob", "And the concurrency story of the old language was poor."),
+        ("Cohost", "Do you remember when the first compiler ran?"),
+        ("Ada", "The first compiler ran in the spring of the next year."),
+        ("Cohost", "That is a great story and a nice place to stop."),
+        ("Host", "What about the formatter?"),
+        ("Bob", "The formatter grew out of code review frustration."),
+        ("Host", "Right, thanks for that."),
+        ("Ada", "Gardening is how I spend my weekends now."),
+        ("Host", "How do you pick names?"),
+        ("Bob", "We argue about names for a long time."),
+    ]
+    text = "\n\n".join(f"{who}: {said}" for who, said in turns) + "\n"
+    passages = chunk_text(text, target_chars=60)
+    def q_of(snippet):
+        return next(p for p in passages if snippet in p.text).question
+    assert q_of("forty-five minutes") == "Why did you build a new language?"
+    assert q_of("concurrency story") == "Why did you build a new language?"  # a second guest answers it too
+    assert q_of("spring of the next year") is None  # the co-host asked something else
+    assert q_of("code review frustration") == "What about the formatter?"
+    assert q_of("Gardening") is None  # the host moved on without a question
+    assert q_of("argue about names") == "How do you pick names?"
