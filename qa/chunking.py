@@ -32,7 +32,7 @@ from .readers.labels import is_question
 
 # Bump whenever the output of `chunk_text` changes for the same input: the
 # index manifest records it, and a different version forces a re-chunk.
-CHUNKER_VERSION = 26
+CHUNKER_VERSION = 27
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size
@@ -219,17 +219,16 @@ def _interviewers(text: str, blocks: list[Block]) -> set[str]:
     return {k for k, n in spoke.items() if asked[k] * 2 > n}
 
 
-def _ends_question(label: str, asks: bool, unit: dict, interviewers: set[str]) -> bool:
+def _ends_question(label: str, asks: bool, asker: str, answerer: str | None, interviewers: set[str]) -> bool:
     """Whether a speaker's turn ends the pair that a labelled question opened.
 
     The asker speaking again without a question ("Right.", a new topic) closes it, as does a
     question from anyone but the one answering (a co-host who is not counted as interviewer,
     a guest turning to another guest). The answerer's own "you know?" does not.
     """
-    if label == unit["asker"] or label in interviewers:
+    if label == asker or label in interviewers:
         return True  # an interviewer's question opened a new pair before this is reached
-    answerer = (unit.get("speaker") or "").lower()
-    return asks and bool(answerer) and label != answerer
+    return asks and bool(answerer) and label != (answerer or "").lower()
 
 
 def _has_content_below(blocks: list[Block], i: int) -> bool:
@@ -314,16 +313,16 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
                 ))
         unit.clear()
 
-    def open_unit(kind: str, question: str | None = None) -> None:
+    def open_unit(kind: str, question: str | None = None, asker: str | None = None) -> None:
         flush()
-        unit.update(kind=kind, question=question, blocks=[], speaker=None, pending=None)
+        unit.update(kind=kind, question=question, asker=asker, blocks=[], speaker=None, pending=None)
 
     seen_title = False
     for b in blocks:
         if b.kind == "chrome" and unit.get("blocks"):
             # A passage is one contiguous span: it must not run over a page footer
             # or an ad between two paragraphs, so the unit goes on in a new passage.
-            kept = {k: unit[k] for k in ("kind", "question", "speaker")}
+            kept = {k: unit[k] for k in ("kind", "question", "speaker", "asker")}
             flush()
             unit.update(kept, blocks=[], pending=None)
         if is_indexed_metadata(b):
@@ -371,12 +370,11 @@ def pack(doc: Extracted, *, target_chars: int = TARGET_CHARS, max_chars: int = M
         asks = "?" in body or "？" in body
         if b.kind == "question" or (b.kind == "turn" and b.label and b.label.lower() in interviewers and asks):
             # An interviewer's "Hi, everybody!" is a turn like any other; only a question opens a pair.
-            open_unit("answer", _clean(body))
-            unit["asker"] = b.label.lower() if b.label else None
+            open_unit("answer", _clean(body), asker=b.label.lower() if b.label else None)
             unit["blocks"].append(b)
         elif b.kind in ("answer", "turn"):
             if (b.kind == "turn" and b.label and unit.get("kind") == "answer" and unit.get("asker")
-                    and _ends_question(b.label.lower(), asks, unit, interviewers)):
+                    and _ends_question(b.label.lower(), asks, unit["asker"], unit["speaker"], interviewers)):
                 # The question no longer says what the talk is about: its asker has moved on, or
                 # someone else asked another. Carried further, a co-host's question of ten minutes
                 # before becomes the question of every later passage of a panel.
