@@ -11,6 +11,10 @@ from typing import Sequence
 import numpy as np
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# A number with dots or commas inside ("0.14.3", "3.8", "1,200") is also a term of its own.
+# Its parts alone are weak evidence: "0.14.0" shares "0" and "14" with "0.14.3", and the
+# changelog section of one release beat the release asked about.
+_DOTTED = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)+")
 # bm25s sets its own logger to DEBUG, which prints a line per build once the
 # root logger has a handler (as in the web app).
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -38,7 +42,9 @@ def stopwords() -> frozenset[str]:
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop stop words, stem. Used for documents and queries alike."""
     stop = stopwords()
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
+    lower = text.lower()
+    words = [w for w in _TOKEN.findall(lower) if w not in stop]
+    words += [m.replace(",", "") for m in _DOTTED.findall(lower)]
     return _stemmer().stemWords(words) if words else []
 
 

@@ -111,3 +111,20 @@ def test_a_highlighted_sentence_that_ends_in_a_colon_brings_the_next_one(tmp_pat
     assert hit.answer_sentence.startswith("Restarting or shutting down a controller may fail if:")
     assert hit.answer_sentence.endswith("A device update is in progress.")
     assert hit.text[hit.answer_start - hit.start : hit.answer_end - hit.start] == hit.answer_sentence
+
+
+
+def test_a_version_number_is_a_term_of_its_own():
+    from qa.lexical import Lexical, tokenize
+
+    assert "0.14.3" in tokenize("Released in 0.14.3.") and "1200" in tokenize("more than 1,200 firms")
+    # Each release's entry shares "0", "14" and "3" with the one asked about: only the
+    # whole number tells them apart.
+    releases = [("0.14.3", "Support for the PATCH method in the mock transport, for Python 3 only."),
+                ("0.14.0", "Support for HTTP/3 proxies in the mock transport, from 3 new settings."),
+                ("0.13.14", "Support for the 3 retry hooks in the mock transport."),
+                ("3.0.14", "Support for streaming uploads in the mock transport, 0 copies.")]
+    bm25 = Lexical.build([f"Changelog\n{v} › Added\n{line}" for v, line in releases])
+    for i, (version, _) in enumerate(releases):
+        scores = bm25.scores(tokenize(f"What did release {version} add to the mock transport?"), len(releases))
+        assert int(scores.argmax()) == i, (version, scores)
