@@ -200,3 +200,30 @@ def test_a_question_is_carried_only_until_its_asker_moves_on_or_another_is_asked
     assert q_of("code review frustration") == "What about the formatter?"
     assert q_of("Gardening") is None  # the host moved on without a question
     assert q_of("argue about names") == "How do you pick names?"
+
+
+def test_a_question_ends_when_its_asker_moves_on_after_a_chrome_line_too():
+    # A running footer between an answer and the host's next turn splits the passage; the pair's
+    # asker must survive the split, or the host's comment no longer ends the question.
+    from dataclasses import replace
+
+    from qa.chunking import pack
+    from qa.readers.text import read_text
+
+    turns = [("Host", "What about the formatter?"), ("Bob", "The formatter grew out of code review frustration."),
+             ("Footer", "FOOTER"), ("Host", "Right, thanks for that."),
+             ("Ada", "Gardening is how I spend my weekends now."), ("Host", "How do you pick names?"),
+             ("Bob", "We argue about names for a long time.")]
+    text = "\n\n".join("Page 2 of 9" if who == "Footer" else f"{who}: {said}" for who, said in turns) + "\n"
+    doc = read_text(text)
+    at = text.index("Page 2 of 9")
+    blocks = tuple(replace(b, kind="chrome", rule="page footer", label=None, body_start=None)
+                   if b.start <= at < b.end else b for b in doc.blocks)
+    assert sum(b.kind == "chrome" for b in blocks) == 1
+    passages = pack(replace(doc, blocks=blocks), target_chars=60)
+    def q_of(snippet):
+        return next(p for p in passages if snippet in p.text).question
+    assert q_of("code review frustration") == "What about the formatter?"
+    assert not any("Page 2 of 9" in p.text for p in passages)
+    assert q_of("Gardening") is None  # the host moved on without a question, after the footer
+    assert q_of("argue about names") == "How do you pick names?"
