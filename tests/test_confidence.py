@@ -79,6 +79,9 @@ def test_answer_types_by_pattern():
     assert expected_type("Why does the park need talent?") is None
     assert type_mask("There are more than 1,200 enterprises.") & 1
     assert not type_mask("there are many enterprises in the park") & 1
+    # A digit inside a name is not a number; a number next to a word still is.
+    assert not type_mask("Node is part of the V8 CI, on x86 and arm64.") & 1
+    assert type_mask("That has been the case for 1-2 years.") & 1 and type_mask("COVID-19 and $5m") & 1
 
 
 MEETING = """Project Manager: Welcome to the kickoff meeting. Today we start designing a new remote control.
