@@ -7,7 +7,7 @@ characters). A question whose gold text is in no passage at all is marked
 ``NOT IN ANY PASSAGE`` (a structure problem: the text was split, dropped or kept
 only as a title or a section). Then hit@1 / hit@3 per document.
 
-    python bench/misses.py [--set fixtures|check] [--k 10] [--docs a.md,b.txt] [--quiet] [--json OUT]
+    python bench/misses.py [--set fixtures|check|interview-check] [--k 10] [--docs a.md,b.txt] [--quiet] [--json OUT]
 """
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ def main() -> None:
     ap.add_argument("--docs", default="", help="comma-separated document names to keep (default all)")
     ap.add_argument("--quiet", action="store_true", help="only the table")
     ap.add_argument("--json", help="write per-question ranks here")
-    ap.add_argument("--set", choices=("fixtures", "check"), default="fixtures",
-                    help="the fixture questions, or the check documents of bench/data/check_docs")
+    ap.add_argument("--set", choices=("fixtures", "check", "interview-check"), default="fixtures",
+                    help="the fixture questions, the check documents of bench/data/check_docs, or the "
+                         "interview's blind check questions (bench/data/interview_check)")
     args = ap.parse_args()
 
     from qa import Retriever
 
-    fx = sets.fixtures() if args.set == "fixtures" else sets.check_documents()
+    fx = {"fixtures": sets.fixtures, "check": sets.check_documents,
+          "interview-check": sets.interview_check}[args.set]()
     if fx is None:
         raise SystemExit(f"error: no questions for --set {args.set} (tests/fixtures/questions.jsonl, "
                          "bench/data/check_docs/*/questions.jsonl)")

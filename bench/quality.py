@@ -210,6 +210,10 @@ def report(quick: bool = False, qmsum_meetings: int | None = 12, plot: Path | No
 
     iv, off = sets.interview()
     both("interview development questions", iv, iv.questions + off, "iv-q")
+    ivc = sets.interview_check()
+    if ivc is not None:
+        both("interview check questions (blind paraphrases and new ones; never fitted on)", ivc,
+             ivc.questions, "iv-check")
     fx = sets.fixtures()
     if fx is not None:
         unans = sets.fixture_unanswerable()

@@ -16,7 +16,7 @@ Splits (fixed, by article or meeting, never by question):
   The first 12 meetings *report*; the other 23 may *tune* (the ranker learns
   from their queries, asked of all 35 meetings).
 * The interview: development questions and off-topic questions (tests/data).
-  Report only.
+  Report only. Its blind check questions (bench/data/interview_check) too.
 * The fixture questions from the document-shapes work (tests/fixtures), if
   present. The interview aside, the documents sorted by name alternate between
   *tune* and *report* (:func:`fixture_split`).
@@ -44,6 +44,7 @@ DATA = ROOT / "tests" / "data"
 FIXTURES = ROOT / "tests" / "fixtures"
 TUNE_DOCS = ROOT / "bench" / "data" / "tune_docs"
 CHECK_DOCS = ROOT / "bench" / "data" / "check_docs"
+INTERVIEW_CHECK = ROOT / "bench" / "data" / "interview_check"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,18 @@ def interview() -> tuple[QSet, list[Q]]:
            for r in _jsonl(DATA / "dev_questions.jsonl")]
     off = [Q(r["question"], (), (), False, "off-topic") for r in _jsonl(DATA / "off_topic_questions.jsonl")]
     return QSet("interview", folder, dev), off
+
+
+def interview_check() -> QSet | None:
+    """Blind questions about the interview (bench/data/interview_check): a paraphrase of each
+    development question and 20 new ones, written by a helper that saw neither the system nor
+    its results. A check set: nothing is fitted or chosen on it."""
+    path = INTERVIEW_CHECK / "questions.jsonl"
+    if not path.exists():
+        return None
+    iv, _ = interview()
+    return QSet("interview", iv.corpus, [Q(r["question"], (), tuple(r["answer_contains"]), True, INTERVIEW.name)
+                                          for r in _jsonl(path)])
 
 
 def fixtures() -> QSet | None:
