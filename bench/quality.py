@@ -284,6 +284,12 @@ def markdown(out: dict) -> str:
             lines.append(f"| {name} | {v['cv_macro']['hit@1']:.3f} | " + " | ".join(
                 f"{v['cv'][d]['hit@1']:.3f} / {v['report'][d]['hit@1']:.3f}" for d in domains) + " |")
         lines.append("")
+    if out.get("ranker_regularization"):
+        rg = out["ranker_regularization"]
+        lines += ["Ranker's L2 penalty (scikit-learn's C) for the chosen variant, by cross-validated hit@1 (mean "
+                  "over domains, averaged over pair samplings); report hit@1 beside it, never used to choose: "
+                  + "; ".join(f"C={c}: cv {v['cv']:.4f}, report " + ", ".join(f"{k} {x:.3f}" for k, x in v["report"].items())
+                              for c, v in rg["table"].items()) + f"; chosen {rg['chosen']:g}.", ""]
     if "sentence_domain_weight" in out:
         sw = out["sentence_domain_weight"]
         lines += ["Sentence model: weight of the fixture tune documents against SQuAD's tune articles, by mean "

@@ -12,7 +12,10 @@
    of one question), each with the smaller domains at 0, 0.1, 0.33 or 1 times
    SQuAD's weight. The winner has the best mean over domains of 2-fold
    cross-validated hit@1 (folds by article, meeting or document), refitted on
-   all tune parts. The tune-only documents are fitted on (half of them in
+   all tune parts. A pairwise winner's L2 penalty is then chosen the same way,
+   its cross-validation averaged over four samplings of the pairs, from
+   0.001 to 1 (the default that every variant is compared with). The
+   tune-only documents are fitted on (half of them in
    each fold) and never scored, so the cross-validated figures are over the
    same questions and folds whether they are there or not.
 2. **Sentence model** (``qa/models/sentence.json``): sentences of right
@@ -129,14 +132,15 @@ def fit_pointwise(data: dict[str, list[dict]], domain_weight: float):
 
 
 def fit_pairwise(data: dict[str, list[dict]], domain_weight: float, rnd: random.Random | None = None,
-                 per_query: int = 10):
+                 per_query: int = 10, C: float = 1.0):
     """Logistic regression on the differences of right and wrong candidates' standardized features.
 
     By default every right candidate is paired with every wrong one, each question's pairs
     weighing as much as ``per_query`` pairs together: the fit is deterministic. With ``rnd``,
     each question gets ``per_query`` pairs instead, half with its hardest negatives (best first
     stage) and half with random ones: the fit of earlier versions, whose cross-validated hit@1
-    moved by up to 0.015 from one sampling to the next.
+    moved by up to 0.015 from one sampling to the next. ``C`` is the inverse strength of the L2
+    penalty (scikit-learn's), chosen by :func:`choose_regularization`.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -161,7 +165,7 @@ def fit_pairwise(data: dict[str, list[dict]], domain_weight: float, rnd: random.
             for p, j in pairs:
                 diffs += [z[p] - z[j], z[j] - z[p]]; labels += [1, 0]; sw += [pw] * 2
     sw = np.array(sw)
-    lr = LogisticRegression(C=1.0, fit_intercept=False, max_iter=3000).fit(
+    lr = LogisticRegression(C=C, fit_intercept=False, max_iter=3000).fit(
         np.array(diffs), np.array(labels), sample_weight=sw / sw.mean())
     return sc.mean_, sc.scale_, lr.coef_[0], 0.0
 
@@ -227,6 +231,35 @@ def save(name: str, feats, params, kind: str, **extra) -> None:
 
 # The other domains' share of the training weight, against SQuAD's: chosen by cross-validation.
 DOMAIN_WEIGHTS = (0.0, 0.1, 0.33, 1.0)
+# The pairwise ranker's L2 penalty (scikit-learn's C; 1.0 was the fixed default before 2026-12-07),
+# and the pair samplings its cross-validation is averaged over: one sampling moves it by up to
+# 0.015, more than the grid's steps do.
+REGULARIZATION = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+SAMPLINGS = (0, 1, 2, 3)
+
+
+def choose_regularization(tr: dict[str, list[dict]], te: dict[str, list[dict]], domain_weight: float,
+                          sampled: bool) -> tuple[float, dict]:
+    """The chosen pairwise ranker's C, by mean cross-validated hit@1 over domains, averaged over
+    the pair samplings of :data:`SAMPLINGS` (one fit when every pair is used); ties go to the
+    weaker penalty. Report hit@1 (never used to choose) is shown beside it, for the same fits."""
+    table = {}
+    for C in REGULARIZATION:
+        cvs, reps = [], []
+        for seed in (SAMPLINGS if sampled else (None,)):
+            def fit(d, seed=seed, C=C):
+                return fit_pairwise(d, domain_weight, None if seed is None else random.Random(seed), C=C)
+            cv = cross_validate(lambda d: linear(fit(d)), tr)
+            cvs.append(float(np.mean([v["hit@1"] for v in cv.values()])))
+            fn = linear(fit(tr))
+            reps.append({k: hits_at(v, fn)["hit@1"] for k, v in te.items() if v})
+        table[C] = {"cv": float(np.mean(cvs)), "cv per sampling": cvs,
+                    "report": {k: float(np.mean([r[k] for r in reps])) for k in reps[0]}}
+        print(f"ranker C={C:g}: cross-validated hit@1 {table[C]['cv']:.4f} (per sampling "
+              + ", ".join(f"{c:.3f}" for c in cvs) + ")  report " + "  ".join(
+                  f"{k} {v:.3f}" for k, v in table[C]["report"].items()), flush=True)
+    best = max(REGULARIZATION, key=lambda C: (round(table[C]["cv"], 4), C))
+    return best, table
 
 
 def ranker_domains(quick: bool, rnd: random.Random) -> dict[str, tuple]:
@@ -259,7 +292,7 @@ def ranker_domains(quick: bool, rnd: random.Random) -> dict[str, tuple]:
     return out
 
 
-def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
+def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict, dict | None]:
     """Fit the ranker on the tune part of every domain; choose the method and the weight of
     the smaller domains by 2-fold cross-validation (folds by article, meeting or document)."""
     from qa.confidence import RANK_FEATURES
@@ -275,6 +308,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     fused = RANK_FEATURES.index("fused")
     fitters: dict[str, object] = {"first-stage fusion (hand weights 0.2/0.2/0.4/0.2)": None}
     squad_only: set[str] = set()  # trained with the other domains' weight 0
+    pairwise: dict[str, tuple[float, bool]] = {}  # pairwise variants: (domain weight, sampled pairs)
     for w in DOMAIN_WEIGHTS:
         tag = "SQuAD only" if w == 0 else f"other domains {w:g} of SQuAD's weight"
         names = [f"pointwise logistic regression, {tag}", f"pairwise linear (logistic on differences), {tag}",
@@ -284,6 +318,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
             squad_only.update(names)
         fitters[names[0]] = (lambda w: lambda d: fit_pointwise(d, w))(w)
         fitters[names[1]] = (lambda w: lambda d: fit_pairwise(d, w))(w)
+        pairwise[names[1]], pairwise[names[3]] = (w, False), (w, True)
         # The same without late interaction (qa/late.py): whether MaxSim earns its place is
         # decided here, by the same cross-validation, not assumed.
         fitters[names[2]] = (lambda w: without(lambda d: fit_pairwise(d, w), RANK_FEATURES.index("maxsim")))(w)
@@ -319,8 +354,16 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     # which switched off the interview's question feature; this rule was added after seeing that.
     eligible = [k for k in results if k not in squad_only and k not in plain]
     best = max(eligible, key=lambda k: (results[k]["cv_macro"]["hit@1"], results[k]["cv_macro"]["hit@5"]))
-    if results[best]["params"] is not None:
-        save("ranker", RANK_FEATURES, results[best]["params"], "linear", method=best, trained_on=(
+    params, regularization = results[best]["params"], None
+    if best in pairwise:
+        # The variant is chosen with the default penalty, then its penalty by its own cross-validation.
+        w, sampled = pairwise[best]
+        C, table = choose_regularization(tr, {k: v for k, v in te.items() if k != TUNE_DOCS}, w, sampled)
+        regularization = {"chosen": C, "table": {str(k): v for k, v in table.items()}}
+        params = fit_pairwise(tr, w, random.Random(0) if sampled else None, C=C)
+        best = f"{best}, L2 penalty C={C:g} (the table below: C=1)"
+    if params is not None:
+        save("ranker", RANK_FEATURES, params, "linear", method=best, trained_on=(
             "tune parts: " + ", ".join(f"{k} {len(v)} questions" for k, v in tr.items())
             + " (SQuAD v1.1 tune articles, QMSum meetings 13-35, fixture tune documents and bench/data/tune_docs)"))
     elif (MODELS / "ranker.json").exists():
@@ -329,7 +372,7 @@ def tune_ranker(quick: bool, rnd: random.Random) -> tuple[str, dict, dict]:
     print("sentence model, other domains' weight -> cross-validated accuracy:", sentence_cv,
           "chosen", best_sentence, flush=True)
     return best, {k: {"cv": v["cv"], "cv_macro": v["cv_macro"], "report": v["report"]} for k, v in results.items()}, \
-        {"chosen": best_sentence, "cv sentence accuracy": {str(k): v for k, v in sentence_cv.items()}}
+        {"chosen": best_sentence, "cv sentence accuracy": {str(k): v for k, v in sentence_cv.items()}}, regularization
 
 
 def fit_sentence(data: dict[str, list[dict]], domain_weight: float):
@@ -524,11 +567,12 @@ def main() -> None:
     rnd = random.Random(0)
     from qa.confidence import load_model
 
-    best, alternatives, sentence = tune_ranker(args.quick, rnd)
+    best, alternatives, sentence, regularization = tune_ranker(args.quick, rnd)
     load_model.cache_clear()
     tiers, conf_weight = tune_confidence(args.quick, rnd)
     out = {"method": f"Ranker: {best}.", "alternatives": alternatives, "tiers": tiers,
-           "confidence_domain_weight": conf_weight, "sentence_domain_weight": sentence}
+           "confidence_domain_weight": conf_weight, "sentence_domain_weight": sentence,
+           "ranker_regularization": regularization}
     if not args.no_report:
         import quality
 
