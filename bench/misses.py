@@ -41,7 +41,7 @@ def main() -> None:
           "interview-check": sets.interview_check}[args.set]()
     if fx is None:
         raise SystemExit(f"error: no questions for --set {args.set} (tests/fixtures/questions.jsonl, "
-                         "bench/data/check_docs/*/questions.jsonl)")
+                         "bench/data/check_docs/*/questions.jsonl, bench/data/interview_check/questions.jsonl)")
     keep = {d for d in args.docs.split(",") if d}
     qs = [q for q in fx.questions if not keep or q.group in keep]
     r = Retriever.load(sets.index_for(fx))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 
 import pytest
 from hypothesis import given, settings
@@ -172,6 +173,10 @@ def test_lists_inside_prose_are_kept():
     assert "financial service center" in kept and "talent housing" in kept
 
 
+def _question_of(passages, snippet: str) -> str | None:
+    return next(p for p in passages if snippet in p.text).question
+
+
 def test_a_question_is_carried_only_until_its_asker_moves_on_or_another_is_asked():
     # A panel: Host asks (an interviewer: most turns are questions); the co-host asks now and then
     # (not an interviewer); guests answer. The host's first question must not become the question
@@ -192,8 +197,7 @@ def test_a_question_is_carried_only_until_its_asker_moves_on_or_another_is_asked
     ]
     text = "\n\n".join(f"{who}: {said}" for who, said in turns) + "\n"
     passages = chunk_text(text, target_chars=60)
-    def q_of(snippet):
-        return next(p for p in passages if snippet in p.text).question
+    q_of = functools.partial(_question_of, passages)
     assert q_of("forty-five minutes") == "Why did you build a new language?"
     assert q_of("concurrency story") == "Why did you build a new language?"  # a second guest answers it too
     assert q_of("spring of the next year") is None  # the co-host asked something else
@@ -221,8 +225,7 @@ def test_a_question_ends_when_its_asker_moves_on_after_a_chrome_line_too():
                    if b.start <= at < b.end else b for b in doc.blocks)
     assert sum(b.kind == "chrome" for b in blocks) == 1
     passages = pack(replace(doc, blocks=blocks), target_chars=60)
-    def q_of(snippet):
-        return next(p for p in passages if snippet in p.text).question
+    q_of = functools.partial(_question_of, passages)
     assert q_of("code review frustration") == "What about the formatter?"
     assert not any("Page 2 of 9" in p.text for p in passages)
     assert q_of("Gardening") is None  # the host moved on without a question, after the footer

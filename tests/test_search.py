@@ -113,7 +113,6 @@ def test_a_highlighted_sentence_that_ends_in_a_colon_brings_the_next_one(tmp_pat
     assert hit.text[hit.answer_start - hit.start : hit.answer_end - hit.start] == hit.answer_sentence
 
 
-
 def test_a_version_number_is_a_term_of_its_own():
     from qa.lexical import Lexical, tokenize
 
