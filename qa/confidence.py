@@ -98,7 +98,7 @@ class TextTables:
     sent_is_question: np.ndarray  # bool: the sentence ends with a question mark
     sent_negation: np.ndarray  # bool
     pass_tokens: list[frozenset[str]]
-    pass_caps: list[frozenset[str]]  # lower-cased capitalized words of each passage
+    pass_caps: list[frozenset[str]]  # lower-cased capitalized words of each passage, its title and section
     question_row: np.ndarray  # sentence row holding the passage's interviewer question, or -1
     question_span: np.ndarray  # (start, end) offsets of the interviewer's turn inside the passage text
     df: Counter
@@ -160,7 +160,8 @@ def build_tables(records: Sequence, sentence_first: np.ndarray) -> TextTables:
             if qnorm and q_row[r.id] < 0 and " ".join(sent.split()) in qnorm:
                 q_row[r.id] = int(sentence_first[r.id]) + j
         pass_tokens.append(frozenset(toks))
-        pass_caps.append(frozenset(w.lower() for w in _CAPITAL.findall(r.text)))
+        heads = " ".join(x for x in (r.title, r.section) if x)
+        pass_caps.append(frozenset(w.lower() for w in _CAPITAL.findall(f"{r.text} {heads}")))
         df.update(toks)
     return TextTables(sent_tokens, sent_seq, np.asarray(types, np.int64), np.asarray(isq, bool), np.asarray(neg, bool),
                       pass_tokens, pass_caps, q_row, q_span, df, len(records), speakers,
@@ -383,7 +384,9 @@ def confidence_features(qt: QueryTerms, tables: TextTables, rec_id: int, ev: Evi
     """Features of one returned passage for the confidence model (see :data:`CONF_FEATURES`)."""
     x = ev.rank_x
     f = dict(zip(RANK_FEATURES, x))
-    ptoks = tables.pass_tokens[rec_id]
+    # A term the passage's heading, title or interviewer question holds is not missing: in a
+    # changelog or a FAQ the version or the subject asked about is written only there.
+    ptoks = tables.pass_tokens[rec_id] | tables.context_tokens[rec_id]
     rare_missing = sum(qt.idf[t] for t in qt.rare if t not in ptoks) / max(1e-6, sum(qt.idf[t] for t in qt.rare) or 1.0)
     bit = _TYPE_BIT.get(qt.expected or "", 0)
     names = qt.caps

@@ -236,3 +236,43 @@ def test_the_rarest_terms_do_not_depend_on_the_process(tmp_path):
     seen = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": str(seed)},
                            capture_output=True, text=True, check=True).stdout for seed in range(6)}
     assert len(seen) == 1 and seen.pop().startswith("('zeta',")
+
+
+CHANGELOG = """# Changelog
+
+## 0.14.3 (September 2nd, 2020)
+
+### Added
+
+- Add 103 Early Hints and 425 Too Early status codes.
+
+## 0.14.0 (August 7th, 2020)
+
+### Added
+
+- Support for HTTP/2 proxies and 3 new timeout settings.
+
+## 0.13.0 (May 22nd, 2020)
+
+### Removed
+
+- Drop UDS support, for 3 reasons.
+"""
+
+
+def test_a_term_in_the_passage_heading_is_not_missing(tmp_path):
+    # In a changelog the version is written only in the heading above its entries: the
+    # "missing term" features used to read the passage's sentences alone, so naming the version
+    # made the right passage look as if it lacked the question's rarest term.
+    r = _one_document_retriever(tmp_path, "CHANGELOG.md", CHANGELOG)
+    gen = r._gen
+    q = "Which status codes were added in 0.14.3?"
+    qt, cands = r._ranked(gen, q, r.encode([q]), 4)
+    i = next(i for i, c in enumerate(cands) if "103 Early Hints" in c.record.text)
+    assert "0.14.3" in (cands[i].record.section or "") and "0.14.3" not in cands[i].record.text
+    x = dict(zip(CONF_FEATURES, r._confidence_x(gen, qt, cands, i)))
+    assert x["numbers_missing"] == 0.0 and x["rare_missing"] == 0.0
+    other = next(j for j, c in enumerate(cands) if "UDS" in c.record.text)
+    y = dict(zip(CONF_FEATURES, r._confidence_x(gen, qt, cands, other)))
+    assert y["numbers_missing"] == 1.0 and y["rare_missing"] > 0.0
+    assert x["terms_missing"] < y["terms_missing"]
