@@ -33,7 +33,7 @@ from .readers.labels import is_question
 # Bump whenever the output of `chunk_text` (or of `qa.lexical.tokenize`, which the BM25
 # files hold) changes for the same input: the index manifest records it, and a
 # different version forces a re-chunk.
-CHUNKER_VERSION = 28
+CHUNKER_VERSION = 29
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size

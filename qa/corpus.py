@@ -15,7 +15,7 @@ import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import DocumentExists, DocumentNotFound, DocumentRejected
 from .readers import MAX_DOCUMENT_BYTES, SUFFIXES, Extracted, decode, read
@@ -23,7 +23,7 @@ from .readers import MAX_DOCUMENT_BYTES, SUFFIXES, Extracted, decode, read
 MAX_NAME_CHARS = 100
 
 __all__ = ["Document", "MAX_DOCUMENT_BYTES", "SUFFIXES", "Skipped", "add", "decode", "file_digests", "file_hashes",
-           "read_document", "remove", "safe_name", "scan"]
+           "name_title", "read_document", "remove", "safe_name", "scan"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,27 @@ def file_hashes(corpus: str | os.PathLike[str]) -> dict[str, str]:
     """
     docs, _ = scan(corpus)
     return {d.name: d.sha256 for d in docs}
+
+
+def name_title(name: str) -> str | None:
+    """The words of a document's file name, as a title for a document that has none.
+
+    People name files for what they hold ("dave-neary-interview.txt"), and a
+    question that names the subject ("Which company does Dave Neary work for?")
+    often finds it only there. A name with fewer than two words that hold
+    letters ("Bed002.txt", "IMG_2345.pdf", "notes.md") says nothing and gives none.
+
+    Args:
+        name: The document's name, as in :class:`Document`.
+
+    Returns:
+        The name's words joined by spaces, or None.
+    """
+    stem = PurePosixPath(name).name.rsplit(".", 1)[0]
+    words = [w for w in re.split(r"[\s_.-]+", stem) if w]
+    if sum(any(c.isalpha() for c in w) for w in words) < 2:
+        return None
+    return " ".join(words)
 
 
 def safe_name(name: str, default_suffix: str = ".md") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from . import __version__
 from .chunking import CHUNKER_VERSION, Passage, pack
 from .readers.text import read_text
-from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, scan
+from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, name_title, scan
 from .embedding import Embedder
 from .late import quantize
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
@@ -214,6 +214,9 @@ def build_index(
             tick("chunking", i, len(docs))
             extracted = doc.extracted or read_text(doc.text)
             passages = pack(extracted)
+            if extracted.title is None and (named := name_title(doc.name)):
+                # Only for what is embedded and matched: the page and the sources still show the file.
+                passages = [replace(p, title=named) for p in passages]
             sources.append(SourceDocument(doc.name, extracted.title, doc.text, extracted.pages))
             for p in passages:
                 texts = sentence_texts(p)

@@ -127,3 +127,32 @@ def test_a_version_number_is_a_term_of_its_own():
     for i, (version, _) in enumerate(releases):
         scores = bm25.scores(tokenize(f"What did release {version} add to the mock transport?"), len(releases))
         assert int(scores.argmax()) == i, (version, scores)
+
+
+@pytest.mark.parametrize("name,title", [
+    ("fosdem_2016_dave_neary_interview.txt", "fosdem 2016 dave neary interview"),
+    ("talks/Super_Bowl_50.md", "Super Bowl 50"),
+    ("Bed002.txt", None), ("IMG_2345.pdf", None), ("notes.md", None), ("2024-03-01.md", None),
+])
+def test_a_file_name_that_reads_as_words_is_a_title(name, title):
+    from qa.corpus import name_title
+
+    assert name_title(name) == title
+
+
+def test_a_question_naming_what_only_the_file_name_says_finds_that_file(tmp_path):
+    # Two interviews with the same questions and no title inside: only their file names say
+    # who answers, so without them both questions get the same passage first.
+    from qa import Retriever, build_index
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "interview_maria_lopez.txt").write_text(
+        "Q: Where do you work?\n\nA: At a small bakery near the old harbour, for nine years now.\n", encoding="utf-8")
+    (corpus / "interview_tom_becker.txt").write_text(
+        "Q: Where do you work?\n\nA: At a shipyard by the river, since I left school.\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "i")
+    r = Retriever.load(tmp_path / "i")
+    assert {rec.title for rec in r._gen.records} == {"interview maria lopez", "interview tom becker"}
+    for person, doc in (("Maria Lopez", "interview_maria_lopez.txt"), ("Tom Becker", "interview_tom_becker.txt")):
+        assert r.search(f"Where does {person} work?", k=2)[0].source == doc
