@@ -20,7 +20,12 @@
 5. **Pseudo-relevance feedback** (Rocchio on the question vector): the
    question plus beta times the mean of the first stage's top k passages,
    renormalized; its cosine with each candidate added to the ranker's features.
-6. **Transcript annotations left out of what is embedded**: "{vocalsound}",
+6. **Document support**: how much of the first stage's 30 candidates the
+   candidate's document holds (its share of them, and its share of their
+   softmax-weighted fused scores): a meeting or an article that many
+   candidates come from is more likely the one asked about, where a series of
+   meetings shares its words.
+7. **Transcript annotations left out of what is embedded**: "{vocalsound}",
    "{disfmarker}" and the like (the AMI and ICSI conventions all through
    QMSum) cost MiniLM five or six word pieces each. Every QMSum passage of
    speech re-embedded without them, then passage-only dense search for all 237
@@ -60,14 +65,27 @@ def collect(quick: bool) -> dict:
             centre = pv[ids].mean(axis=0)
             for j, i in enumerate(ids):
                 meta[i] = (j / max(1, len(ids) - 1), float(pv[i] @ centre), np.log(len(gen.records[i].text)))
+        src = np.array([r.source for r in gen.records])
         for part, qs in (("tune", tune_q), ("rep", rep_q)):
             rows = tune.collect(retriever, qs, f"{name}-{part}")
+            rows = [dict(d, meta=np.column_stack([meta[d["ids"]], _document_support(d, src)])) for d in rows]
             if name == tune.TUNE_DOCS:  # tune only, and part of the fixtures' domain (as in tune.py)
-                out.setdefault(("fixtures", "tune"), []).extend(dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows)
+                out.setdefault(("fixtures", "tune"), []).extend(dict(d, pv=pv[d["ids"]]) for d in rows)
                 break
-            out.setdefault((name, part), []).extend(dict(d, meta=meta[d["ids"]], pv=pv[d["ids"]]) for d in rows)
+            out.setdefault((name, part), []).extend(dict(d, pv=pv[d["ids"]]) for d in rows)
         print("collected", name, {p: len(out.get((name, p), [])) for p in ("tune", "rep")}, flush=True)
     return out
+
+
+def _document_support(d: dict, src: np.ndarray) -> np.ndarray:
+    """Per candidate: its document's share of the candidates, and of their softmax-weighted fused scores."""
+    from qa.confidence import RANK_FEATURES
+
+    f = d["x"][:, RANK_FEATURES.index("fused")]
+    w = np.exp((f - f.max()) / max(1e-6, float(f.std())))
+    docs = src[d["ids"]]
+    same = docs[:, None] == docs[None, :]
+    return np.column_stack([same.mean(axis=1), (same * w).sum(axis=1) / w.sum()])
 
 
 def _with_prf(data: dict, k: int, beta: float) -> dict:
@@ -226,6 +244,8 @@ def main() -> None:
     _show("shipped: pairwise linear", pairwise, tr, te)
     for name, cols in (("+ relative position", [0]), ("+ centrality", [1]), ("+ log length", [2]),
                        ("+ all three", [0, 1, 2])):
+        _show(f"pairwise linear {name}", pairwise, _with(tr, cols), _with(te, cols))
+    for name, cols in (("+ document share", [3]), ("+ document score mass", [4]), ("+ both", [3, 4])):
         _show(f"pairwise linear {name}", pairwise, _with(tr, cols), _with(te, cols))
     _show("gradient-boosted trees, depth 3", boosted, tr, te)
     _show("gradient-boosted trees, depth 3, + all three", boosted, _with(tr, [0, 1, 2]), _with(te, [0, 1, 2]))
