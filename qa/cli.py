@@ -148,9 +148,11 @@ def _print_answer(ans: Any) -> None:
 @click.argument("question")
 @click.option("-k", default=3, show_default=True, type=click.IntRange(1, 50), help="Passages to return.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--doc", "docs", multiple=True, metavar="NAME",
+              help="Answer from this document only (repeat for several; names as the sources show them).")
 @CORPUS
 @INDEX
-def ask(question: str, k: int, as_json: bool, corpus: str, index: str) -> None:
+def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str, index: str) -> None:
     """Answer QUESTION from the index."""
     from .indexing import is_stale
     from .search import Retriever
@@ -159,7 +161,7 @@ def ask(question: str, k: int, as_json: bool, corpus: str, index: str) -> None:
     if Path(corpus).is_dir() and is_stale(corpus, index):
         click.secho(f"warning: {corpus}/ has changed since {index}/ was built: run `qa build`",
                     fg="yellow", err=True)
-    ans = retriever.answer(question, k=k)
+    ans = retriever.answer(question, k=k, sources=list(docs) if docs else None)
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -211,7 +211,7 @@ def answer_html(answer: Answer, suggestions: list[str] | None = None, searched: 
     top = f'<div class="qa-searched">Searched for: <i>{esc(searched)}</i></div>' if searched else ""
     if not answer.found or not answer.hits:
         return (f'<div class="qa-card qa-tier-none">{top}<div class="qa-badge qa-badge-none">Not in the documents'
-                f'</div><div>No passage in the documents answers this question.</div>'
+                f'</div><div>{esc(answer.message)}</div>'
                 f'{suggestions_html(suggestions or [])}</div>')
     first, rest = answer.hits[0], answer.hits[1:]
     if answer.tier == "closest":

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -379,7 +379,8 @@ class Retriever:
             return gen.token_vectors32, None
         return gen.token_vectors, gen.token_scales
 
-    def search(self, question: str, k: int = 5, *, vector: np.ndarray | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 5, *, vector: np.ndarray | None = None,
+               sources: Sequence[str] | None = None) -> list[Hit]:
         """The ``k`` passages that best answer ``question``, best first.
 
         Args:
@@ -387,20 +388,37 @@ class Retriever:
             k: How many passages to return.
             vector: The question's embedding, if already computed (see
                 :meth:`encode`); saves the encoding when asking in bulk.
+            sources: Search only these documents (names as in :attr:`Hit.source`);
+                ``None`` searches them all.
 
         Raises:
             BadQuestion: The question is empty or over the length limit.
+            DocumentNotFound: A name in ``sources`` is not in the index.
         """
         q = clean_question(question)
         k = max(1, int(k))
         gen = self._gen  # one generation for the whole query, even if a refresh swaps it
-        if not gen.records:
+        only = self._only(gen, sources)
+        if not gen.records or (only is not None and not len(only)):
             return []
         if vector is None:
             qv, qtok = self._embedder.encode_query_tokens(q)
         else:
             qv, qtok = np.asarray(vector, np.float32).reshape(1, -1), None
-        return _monotone(self._rank(gen, q, qv, k, qtok))
+        return _monotone(self._rank(gen, q, qv, k, qtok, only))
+
+    @staticmethod
+    def _only(gen: Generation, sources: Sequence[str] | None) -> np.ndarray | None:
+        """Passage ids of the documents in ``sources`` (sorted), or None for all of them."""
+        if sources is None:
+            return None
+        wanted = [sources] if isinstance(sources, str) else list(sources)
+        unknown = sorted(set(wanted) - set(gen.documents))
+        if unknown:
+            names = ", ".join(sorted(gen.documents)[:10]) or "none"
+            raise DocumentNotFound(f"no document {unknown[0]!r} in the index; indexed: {names}")
+        keep = set(wanted)
+        return np.fromiter((r.id for r in gen.records if r.source in keep), dtype=np.int64)
 
     def encode(self, questions: list[str]) -> np.ndarray:
         """Embed many questions at once, for :meth:`search` with ``vector=``.
@@ -434,8 +452,12 @@ class Retriever:
             cache.update(zip(missing, self._embedder.encode(missing)))  # a race only encodes twice
         return np.stack([cache[q] for q in questions])
 
-    def _signals(self, gen: Generation, q: str, qv: np.ndarray, depth: int):
+    def _signals(self, gen: Generation, q: str, qv: np.ndarray, depth: int, only: np.ndarray | None = None):
         """The first stage's candidate pool and its four z-normalized signals, fused.
+
+        ``only`` (sorted passage ids) keeps the pool inside some documents: their
+        passages and sentences are scored exactly instead of through the vector
+        indexes, so a small document is not crowded out of the pool by the rest.
 
         Returns:
             ``(query tokens, candidate ids, z (candidates x 4), fused, passage cosine,
@@ -454,10 +476,22 @@ class Retriever:
         sent_bm = np.maximum.reduceat(sbm, gen.sentence_first[:-1]) if n_sent else np.zeros(n, np.float32)
 
         cand: set[int] = set()
-        _, ids = gen.passage_index.search(qv, pool)
-        cand.update(int(i) for i in ids[0] if i >= 0)
-        _, sids = gen.sentence_index.search(qv, min(n_sent, pool * 2))
-        cand.update(int(gen.sentence_owner[i]) for i in sids[0] if i >= 0)
+        if only is None:
+            _, ids = gen.passage_index.search(qv, pool)
+            cand.update(int(i) for i in ids[0] if i >= 0)
+            _, sids = gen.sentence_index.search(qv, min(n_sent, pool * 2))
+            cand.update(int(gen.sentence_owner[i]) for i in sids[0] if i >= 0)
+        else:
+            outside = np.ones(n, bool)
+            outside[only] = False
+            bm, sent_bm = np.where(outside, 0, bm), np.where(outside, 0, sent_bm)
+            pool = min(pool, len(only))
+            p_cos = reconstruct(gen.passage_index, only) @ qv[0]
+            cand.update(int(i) for i in only[np.argsort(-p_cos, kind="stable")[:pool]])
+            rows = np.concatenate([np.arange(gen.sentence_first[i], gen.sentence_first[i + 1]) for i in only])
+            if len(rows):
+                s_cos = reconstruct(gen.sentence_index, rows) @ qv[0]
+                cand.update(int(gen.sentence_owner[i]) for i in rows[np.argsort(-s_cos, kind="stable")[:pool * 2]])
         for lexical_scores in (bm, sent_bm):
             if lexical_scores.any():
                 top = np.argpartition(-lexical_scores, min(pool, n) - 1)[:pool]
@@ -479,7 +513,7 @@ class Retriever:
         return q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets
 
     def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int,
-               qtok: TokenVectors | None = None) -> tuple[QueryTerms, list[Candidate]]:
+               qtok: TokenVectors | None = None, only: np.ndarray | None = None) -> tuple[QueryTerms, list[Candidate]]:
         """First stage and evidence: up to ``depth`` distinct candidates, in fused order.
 
         Candidates come from BM25 over passages and over sentences and from the
@@ -489,7 +523,7 @@ class Retriever:
         the evidence features that the learned ranker reads. ``qtok`` is the
         question's token vectors, encoded here when not given.
         """
-        q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets = self._signals(gen, q, qv, depth)
+        q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets = self._signals(gen, q, qv, depth, only)
         order = np.argsort(-fused, kind="stable")
         q0 = qv[0]
 
@@ -569,10 +603,10 @@ class Retriever:
             out.update(zip(rows.tolist(), (reconstruct(gen.sentence_index, rows) @ v).tolist()))
         return out
 
-    def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int,
-                qtok: TokenVectors | None = None) -> tuple[QueryTerms, list[Candidate]]:
+    def _ranked(self, gen: Generation, q: str, qv: np.ndarray, k: int, qtok: TokenVectors | None = None,
+                only: np.ndarray | None = None) -> tuple[QueryTerms, list[Candidate]]:
         """The best ``k`` candidates: the first stage, reordered by the learned ranker."""
-        qt, cands = self._stage(gen, q, qv, max(RERANK_DEPTH, k), qtok)
+        qt, cands = self._stage(gen, q, qv, max(RERANK_DEPTH, k), qtok, only)
         ranker = load_model("ranker", RANK_FEATURES) if self.fusion.rerank else None
         if ranker is not None and cands:
             scores = ranker.decision(np.stack([c.evidence.rank_x for c in cands]))
@@ -589,8 +623,9 @@ class Retriever:
         return confidence_features(qt, tables, c.record.id, c.evidence, c.score, nxt,
                                    bool(tables.sent_negation[a:b].any()), a, b - a)
 
-    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int, qtok: TokenVectors | None = None) -> list[Hit]:
-        qt, cands = self._ranked(gen, q, qv, k + 1, qtok)  # one more: the score gap below the last hit
+    def _rank(self, gen: Generation, q: str, qv: np.ndarray, k: int, qtok: TokenVectors | None = None,
+              only: np.ndarray | None = None) -> list[Hit]:
+        qt, cands = self._ranked(gen, q, qv, k + 1, qtok, only)  # one more: the score gap below the last hit
         model = load_model("confidence", CONF_FEATURES) if self.fusion.rerank else None
         tables = self._tables(gen)
         hits = []
@@ -640,12 +675,13 @@ class Retriever:
             speaker=rec.speaker, page=rec.page,
         )
 
-    def answer(self, question: str, k: int = 3) -> Answer:
+    def answer(self, question: str, k: int = 3, *, sources: Sequence[str] | None = None) -> Answer:
         """Answer a question, or say that the corpus has no answer.
 
         Args:
             question: The user's question.
             k: How many passages to return when an answer is found.
+            sources: Answer from these documents only (see :meth:`search`).
 
         Returns:
             An :class:`Answer`; ``found`` is False when the best passage is not
@@ -653,12 +689,14 @@ class Retriever:
 
         Raises:
             BadQuestion: The question is empty or over the length limit.
+            DocumentNotFound: A name in ``sources`` is not in the index.
         """
-        capped = self.search(question, k=k)
+        capped = self.search(question, k=k, sources=sources)
         q = clean_question(question)
         tier = self.tiers.of(capped[0].confidence) if capped else "none"
         if tier == "none":
-            return Answer(q, False, [], "No passage in the documents answers this question.", tier)
+            where = "the documents" if sources is None else ", ".join([sources] if isinstance(sources, str) else sources)
+            return Answer(q, False, [], f"No passage in {where} answers this question.", tier)
         if tier == "closest":
             return Answer(q, True, capped, f"The closest passage, in {capped[0].source}, may not answer this.", tier)
         return Answer(q, True, capped, f"Found in {capped[0].source}.", tier)

@@ -260,7 +260,7 @@ class QAService:
     # -------------------------------------------------------------- answering
 
     def ask(self, question: str, k: int = 3, caller: Caller | None = None,
-            history: list[Any] | None = None) -> Answer:
+            history: list[Any] | None = None, sources: list[str] | None = None) -> Answer:
         """Answer a question, resolved against ``history`` when it is a follow-up.
 
         Args:
@@ -268,13 +268,15 @@ class QAService:
             k: Passages to return.
             caller: The web client, whose questions are rate-limited; ``None`` for in-process calls.
             history: Earlier questions (or ``{question, answer}`` pairs), oldest first.
+            sources: Answer from these documents only; ``None`` or empty: from all of them.
 
         Raises:
             RateLimited: ``caller`` asked too often.
             BadQuestion: The question is empty or too long.
+            DocumentNotFound: A name in ``sources`` is not in the index.
         """
         self.check_rate(caller)
-        return self.retriever.answer(self.resolve(question, history).searched, k=k)
+        return self.retriever.answer(self.resolve(question, history).searched, k=k, sources=sources or None)
 
     def resolve(self, question: str, history: list[Any] | None) -> Resolution:
         """The question as it will be searched, given the earlier turns (see :mod:`qa.followup`)."""

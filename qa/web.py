@@ -157,20 +157,27 @@ def remove_status(service: QAService, password: str | None, name: str | None, co
     return edit_status(service.remove_and_rebuild(password, name, caller, progress))
 
 
+def _scopes(names: list[str]) -> list[tuple[str, str]]:
+    """The chat's "Answer from" choices: every document, or one (the empty value is all of them)."""
+    return [("All documents", "")] + [(n, n) for n in names]
+
+
 def create_app(service: QAService) -> gr.Blocks:
     """Lay out the app around a service. Call ``.launch()`` on the result, or use :func:`serve`."""
 
-    def respond(message: str, turns: list[dict[str, Any]], caller: Caller | None = None
+    def respond(message: str, turns: list[dict[str, Any]], caller: Caller | None = None, scope: str = ""
                 ) -> tuple[str, dict[str, Any]]:
-        """The reply to ``message`` and the turn to remember (for follow-ups and votes)."""
+        """The reply to ``message`` and the turn to remember (for follow-ups and votes);
+        ``scope`` is one document's name, or empty for all of them."""
         turn: dict[str, Any] = {"question": message, "searched": message, "answer": None}
         try:
             res = service.resolve(message, [{"question": t["searched"], "answer": t.get("sentence", "")}
                                             for t in turns if t.get("answer") is not None])
-            answer = service.ask(res.searched, caller=caller)
+            answer = service.ask(res.searched, caller=caller, sources=[scope] if scope else None)
             turn.update(searched=res.searched, answer=answer,
                         sentence=answer.hits[0].answer_sentence if answer.hits else "")
-            tips = service.suggestions() if answer.tier == "none" else None
+            # Suggestions are asked of every document: none when one document was chosen.
+            tips = service.suggestions() if answer.tier == "none" and not scope else None
             return answer_html(answer, tips, res.searched if res.rewritten else None), turn
         except QAError as exc:
             return error_html(str(exc)), turn
@@ -178,19 +185,19 @@ def create_app(service: QAService) -> gr.Blocks:
             log.exception("answering failed")
             return error_html("Something went wrong while searching. Please try again."), turn
 
-    def chat(message: str, history: list[Any] | None, turns: list[dict[str, Any]] | None, request: gr.Request
-             ) -> tuple[str, list[Any], list[dict[str, Any]]]:
+    def chat(message: str, history: list[Any] | None, turns: list[dict[str, Any]] | None, scope: str | None,
+             request: gr.Request) -> tuple[str, list[Any], list[dict[str, Any]]]:
         # The question is shown escaped, like everything else: displayed, never interpreted.
         shown = message if len(message) <= 300 else message[:300] + " …"
         turns = list(turns or [])
-        html, turn = respond(message, turns, Caller.from_request(request))
+        html, turn = respond(message, turns, Caller.from_request(request), scope or "")
         msgs = [{"role": "user", "content": esc(shown)}, {"role": "assistant", "content": html}]
         return "", list(history or []) + msgs, turns + [turn]
 
-    def chat_example(history: list[Any] | None, turns: list[dict[str, Any]] | None, evt: gr.SelectData,
-                     request: gr.Request) -> tuple[str, list[Any], list[dict[str, Any]]]:
+    def chat_example(history: list[Any] | None, turns: list[dict[str, Any]] | None, scope: str | None,
+                     evt: gr.SelectData, request: gr.Request) -> tuple[str, list[Any], list[dict[str, Any]]]:
         value = evt.value.get("text", "") if isinstance(evt.value, dict) else str(evt.value)
-        return chat(value, history, turns, request)
+        return chat(value, history, turns, scope, request)
 
     def on_like(turns: list[dict[str, Any]] | None, evt: gr.LikeData) -> None:
         # Each exchange adds two messages (question, reply), so reply i belongs to turn i // 2.
@@ -220,14 +227,15 @@ def create_app(service: QAService) -> gr.Blocks:
     def first_screen() -> Any:
         return gr.update(examples=[{"text": q} for q in service.suggestions()] or None)
 
-    def ask(question: str, k: int = 3, history: list[Any] | None = None, request: gr.Request = None
-            ) -> dict[str, Any]:
+    def ask(question: str, k: int = 3, history: list[Any] | None = None, documents: list[str] | None = None,
+            request: gr.Request = None) -> dict[str, Any]:
         """Find the passages of the document collection that answer a question.
 
         Args:
             question: A question in plain language, at most 1000 characters.
             k: How many passages to return, from 1 to 10.
             history: Optional earlier questions of the conversation, oldest first (strings, or objects with "question" and "answer"), so that a follow-up such as "and how many people work there?" is understood.
+            documents: Optional names of the documents to answer from (as in each hit's "source"); all of them when empty.
 
         Returns:
             The answer as JSON: found (false when nothing relevant exists), tier ("answer", "closest" or "none"), searched_for (the question as understood), message, and hits (each with text, answer_sentence, source, start and end offsets, page, section, question, confidence).
@@ -236,7 +244,8 @@ def create_app(service: QAService) -> gr.Blocks:
             caller = Caller.from_request(request) if request is not None else Caller("unknown")
             hist = history if isinstance(history, list) else []
             searched = service.resolve(question, hist).searched
-            out = service.ask(searched, k=max(1, min(10, int(k))), caller=caller).to_dict()
+            names = [d for d in documents if isinstance(d, str)] if isinstance(documents, list) else None
+            out = service.ask(searched, k=max(1, min(10, int(k))), caller=caller, sources=names).to_dict()
             return {**out, "asked": question, "searched_for": searched}
         except QAError as exc:
             return {"question": question if isinstance(question, str) else "", "found": False,
@@ -246,10 +255,12 @@ def create_app(service: QAService) -> gr.Blocks:
             return {"question": "", "found": False, "message": "internal error", "error": "internal error",
                     "hits": []}
 
-    def corpus_view(status: str) -> tuple[Any, Any, Any, str]:
+    def corpus_view(status: str) -> tuple[Any, Any, Any, str, Any]:
         names = [d.name for d in service.documents()]
-        # Nothing is preselected and the confirmation is cleared after every action.
-        return _doc_table(service), gr.update(choices=names, value=None), gr.update(value=False), status
+        # Nothing is preselected and the confirmation is cleared after every action; the chat's
+        # document choice goes back to all of them, since the one chosen may be gone.
+        return (_doc_table(service), gr.update(choices=names, value=None), gr.update(value=False), status,
+                gr.update(choices=_scopes(names), value=""))
 
     def ticker(progress: gr.Progress) -> Any:
         def tick(stage: str, done: int, total: int) -> None:
@@ -257,7 +268,7 @@ def create_app(service: QAService) -> gr.Blocks:
                 progress((done, total), desc=stage, unit="texts" if stage == "embedding" else "steps")
         return tick
 
-    def guarded(action: Callable[[], str]) -> tuple[Any, Any, Any, str]:
+    def guarded(action: Callable[[], str]) -> tuple[Any, Any, Any, str, Any]:
         try:
             return corpus_view(action())
         except QAError as exc:
@@ -312,14 +323,17 @@ def create_app(service: QAService) -> gr.Blocks:
                     )
                     box = gr.Textbox(placeholder=f"Ask a question (up to {MAX_QUESTION_CHARS} characters)",
                                      elem_id="qa-input", show_label=False, submit_btn=True)
+                    scope = gr.Dropdown(choices=_scopes([d.name for d in service.documents()]), value="",
+                                        label="Answer from", elem_id="qa-scope")
                 with gr.Column(scale=2):
                     viewer = gr.HTML('<div class="qa-meta">Click a source under an answer to read the whole '
                                      "document here, with the passage highlighted.</div>",
                                      elem_id="qa-viewer", label="Source")
             source_req = gr.Textbox(elem_id="qa-source-req", elem_classes="qa-hidden", show_label=False)
             source_btn = gr.Button("open source", elem_id="qa-source-btn", elem_classes="qa-hidden")
-            box.submit(chat, [box, chatbot, turns], [box, chatbot, turns], api_visibility="private")
-            chatbot.example_select(chat_example, [chatbot, turns], [box, chatbot, turns], api_visibility="private")
+            box.submit(chat, [box, chatbot, turns, scope], [box, chatbot, turns], api_visibility="private")
+            chatbot.example_select(chat_example, [chatbot, turns, scope], [box, chatbot, turns],
+                                   api_visibility="private")
             chatbot.like(on_like, [turns], None, api_visibility="private")
             chatbot.clear(lambda: [], None, [turns], api_visibility="private")
             source_btn.click(open_source, [source_req], [viewer], api_visibility="private").then(
@@ -351,7 +365,7 @@ def create_app(service: QAService) -> gr.Blocks:
                 remove_btn = gr.Button("Remove and rebuild", variant="stop", elem_id="qa-remove")
             rebuild_btn = gr.Button("Rebuild index", elem_id="qa-rebuild")
 
-        outputs = [docs, which, confirm, status]
+        outputs = [docs, which, confirm, status, scope]
         add_btn.click(add_text, [password, title, text], outputs, api_visibility="private").then(
             clear_if_added, [status, title, text], [title, text], api_visibility="private")
         upload_btn.click(add_files, [password, files], outputs, api_visibility="private").then(

@@ -45,6 +45,24 @@ def test_off_topic_says_so(workspace):
     assert out.returncode == 0 and "No passage" in out.stdout
 
 
+def test_ask_can_be_kept_to_one_document(mixed):
+    corpus, index = mixed
+    args = ("--index", str(index), "--corpus", str(corpus))
+    out = qa("ask", "How many enterprises are in the park?", "--doc", "ebb_org_blog_post.html", "--json", *args)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {h["source"] for h in data["hits"]} <= {"ebb_org_blog_post.html"}
+    assert data["message"] in ("No passage in ebb_org_blog_post.html answers this question.",
+                               "The closest passage, in ebb_org_blog_post.html, may not answer this.")
+    out = qa("ask", "What is the total revenue of the park?", "--doc", "optics_valley_interview.txt",
+             "--doc", "wikipedia_mozilla_2015.pdf", *args)
+    assert out.returncode == 0 and "120 billion yuan" in out.stdout
+    out = qa("ask", "How many enterprises are in the park?", "--doc", "nope.md", *args)
+    no_traceback(out)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("error: no document 'nope.md' in the index; indexed: ")
+
+
 def test_add_and_remove(workspace, tmp_path):
     corpus, index = workspace
     doc = tmp_path / "harbour.md"

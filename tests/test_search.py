@@ -156,3 +156,24 @@ def test_a_question_naming_what_only_the_file_name_says_finds_that_file(tmp_path
     assert {rec.title for rec in r._gen.records} == {"interview maria lopez", "interview tom becker"}
     for person, doc in (("Maria Lopez", "interview_maria_lopez.txt"), ("Tom Becker", "interview_tom_becker.txt")):
         assert r.search(f"Where does {person} work?", k=2)[0].source == doc
+
+
+def test_a_search_can_be_kept_to_some_documents(mixed_index):
+    from qa import DocumentNotFound, Retriever
+
+    r = Retriever.load(mixed_index[1])
+    interview, page, pdf = "optics_valley_interview.txt", "ebb_org_blog_post.html", "wikipedia_mozilla_2015.pdf"
+    q = "How many enterprises are in the park?"
+    everywhere = r.search(q, k=5)
+    assert {h.source for h in everywhere} == {interview}
+    # With every document named, the exact scoring inside them gives what the indexes give.
+    assert [(h.source, h.start) for h in r.search(q, k=5, sources=[interview, page, pdf])] == \
+        [(h.source, h.start) for h in everywhere]
+    kept = r.search(q, k=5, sources=[page])
+    assert kept and {h.source for h in kept} == {page}
+    assert {h.source for h in r.search(q, k=8, sources=(page, pdf))} == {page, pdf}
+    ans = r.answer(q, sources=[page])
+    assert not ans.found and ans.message == f"No passage in {page} answers this question."
+    assert "Eich" in r.answer("Who was the CEO named in the controversy?", sources=pdf).hits[0].text
+    with pytest.raises(DocumentNotFound, match=r"no document 'nope\.md' in the index; indexed: .*ebb_org_blog_post\.html"):
+        r.search(q, sources=["nope.md"])

@@ -160,13 +160,23 @@ def _status(page, contains: str) -> str:
     return page.locator("#qa-status").inner_text()
 
 
-def test_add_ask_remove_document(page):
+def _add_text(page, title: str, text: str) -> str:
+    """Paste a document in the Corpus tab and wait for the rebuild; returns the status line."""
     _open_corpus(page)
-    page.locator("#qa-title textarea, #qa-title input").first.fill("Lighthouse notes")
-    page.locator("#qa-text textarea").fill(
-        "The Pelican Point lighthouse was lit in 1871. Its keeper, Ada Morrow, kept the lamp for 31 years.")
+    page.locator("#qa-title textarea, #qa-title input").first.fill(title)
+    page.locator("#qa-text textarea").fill(text)
     page.locator("#qa-add").click()
-    status = _status(page, "Index rebuilt")
+    return _status(page, "Index rebuilt")
+
+
+def _choose(page, dropdown: str, option: str) -> None:
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_add_ask_remove_document(page):
+    status = _add_text(page, "Lighthouse notes",
+                       "The Pelican Point lighthouse was lit in 1871. Its keeper, Ada Morrow, kept the lamp for 31 years.")
     assert "Added Lighthouse-notes.md" in status
     page.wait_for_function("() => document.querySelector('#qa-text textarea').value === ''", timeout=10_000)
     assert "Lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
@@ -177,19 +187,43 @@ def test_add_ask_remove_document(page):
     assert "Ada Morrow" in reply and "Lighthouse-notes.md" in reply
 
     _open_corpus(page)
-    page.locator("#qa-remove-choice input").click()
-    page.get_by_role("option", name="Lighthouse-notes.md").click()
+    _choose(page, "#qa-remove-choice", "Lighthouse-notes.md")
     page.locator("#qa-remove").click()  # not confirmed yet: nothing happens
     _status(page, "Nothing was removed")
     assert "Lighthouse-notes.md" in page.locator("#qa-docs").inner_text()
-    page.locator("#qa-remove-choice input").click()
-    page.get_by_role("option", name="Lighthouse-notes.md").click()
+    _choose(page, "#qa-remove-choice", "Lighthouse-notes.md")
     page.locator("#qa-remove-confirm input").check()
     page.locator("#qa-remove").click()
     _status(page, "Removed Lighthouse-notes.md")
     page.get_by_role("tab", name="Chat").click()
     reply = ask(page, "Who kept the lamp at Pelican Point lighthouse?")
     assert "Ada Morrow" not in reply
+
+
+def test_answers_can_be_kept_to_one_document(page):
+    _add_text(page, "Harbour museum",
+              "The Harbour Museum keeps 340 ship models. Its newest hall, opened in 2019, shows the park's history.")
+    page.get_by_role("tab", name="Chat").click()
+    question = "What is the total revenue of the park?"
+    assert "120 billion yuan" in ask(page, question)
+    _choose(page, "#qa-scope", "Harbour-museum.md")
+    reply = ask(page, question)
+    assert "120 billion yuan" not in reply and "optics_valley_interview.txt" not in reply
+    assert "Harbour-museum.md" in reply and "You could ask" not in reply
+    shot(page, "answer-from-one-document")
+    _choose(page, "#qa-scope", "All documents")
+    assert "120 billion yuan" in ask(page, question)
+
+    # Removing the document chosen puts the choice back to all documents.
+    _choose(page, "#qa-scope", "Harbour-museum.md")
+    _open_corpus(page)
+    _choose(page, "#qa-remove-choice", "Harbour-museum.md")
+    page.locator("#qa-remove-confirm input").check()
+    page.locator("#qa-remove").click()
+    _status(page, "Removed Harbour-museum.md")
+    page.get_by_role("tab", name="Chat").click()
+    assert page.locator("#qa-scope input").input_value() == "All documents"
+    assert "120 billion yuan" in ask(page, question)
 
 
 def test_wrong_password_is_refused(page):
@@ -215,12 +249,8 @@ def test_upload_of_bad_type_shows_error(page, tmp_path):
 
 
 def test_stored_html_is_shown_as_text(page, app_url):
-    _open_corpus(page)
-    page.locator("#qa-title textarea, #qa-title input").first.fill("Evil page")
-    page.locator("#qa-text textarea").fill(
-        "The zebra crossing rules say <img src=x onerror=alert(1)> and <script>alert(2)</script> are quoted.")
-    page.locator("#qa-add").click()
-    _status(page, "Index rebuilt")
+    _add_text(page, "Evil page",
+              "The zebra crossing rules say <img src=x onerror=alert(1)> and <script>alert(2)</script> are quoted.")
     page.get_by_role("tab", name="Chat").click()
     reply = ask(page, "What do the zebra crossing rules say?")
     page.wait_for_timeout(800)
@@ -239,6 +269,11 @@ def test_api_endpoint_with_gradio_client(app_url):
     assert any("1,200" in h["text"] for h in result["hits"])
     bad = client.predict("", 3, api_name="/ask")
     assert bad["found"] is False and "empty" in bad["error"]
+    kept = client.predict("How many enterprises are registered in Optics Valley Bio City?", 2, [],
+                          ["optics_valley_interview.txt"], api_name="/ask")
+    assert [h["text"] for h in kept["hits"]] == [h["text"] for h in result["hits"]]
+    unknown = client.predict("How many enterprises are there?", 2, [], ["nope.md"], api_name="/ask")
+    assert unknown["found"] is False and unknown["error"].startswith("no document 'nope.md' in the index")
 
 
 def test_mcp_tool_answers(app_url):
@@ -252,12 +287,17 @@ def test_mcp_tool_answers(app_url):
         ln[len("data:"):] for ln in tools.splitlines() if ln.startswith("data:"))
     listed = json.loads(body)["result"]["tools"]
     assert [t["name"] for t in listed] == ["ask"]  # editing is not exposed to agents
-    # The request is not a tool argument; the conversation so far is (optional).
-    assert set(listed[0]["inputSchema"]["properties"]) == {"question", "k", "history"}
+    # The request is not a tool argument; the conversation so far and the documents to answer from are (optional).
+    assert set(listed[0]["inputSchema"]["properties"]) == {"question", "k", "history", "documents"}
     call = httpx.post(url, headers=headers, timeout=60, json={
         "jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "ask", "arguments": {"question": "What is the total revenue of the park?", "k": 1}}}).text
     assert "120 billion yuan" in call
+    call = httpx.post(url, headers=headers, timeout=60, json={
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": "What is the total revenue of the park?", "k": 1,
+                                                 "documents": ["nope.md"]}}}).text
+    assert "no document 'nope.md' in the index" in call
 
 
 # ---------------------------------------------------------------- conversation, evidence, sources, feedback
