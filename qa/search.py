@@ -258,6 +258,7 @@ class Retriever:
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
         self._text_tables: tuple[Generation, TextTables] | None = None
+        self._by_source: tuple[Generation, dict[str, np.ndarray]] | None = None  # passage ids of each document
         # Vectors of passages' interviewer or FAQ questions that are not a sentence of the
         # passage (a FAQ heading, the question of a later part of a long answer), encoded
         # the first time such a passage is a candidate: a corpus of 10,000 FAQ entries
@@ -407,18 +408,24 @@ class Retriever:
             qv, qtok = np.asarray(vector, np.float32).reshape(1, -1), None
         return _monotone(self._rank(gen, q, qv, k, qtok, only))
 
-    @staticmethod
-    def _only(gen: Generation, sources: Sequence[str] | None) -> np.ndarray | None:
+    def _only(self, gen: Generation, sources: Sequence[str] | None) -> np.ndarray | None:
         """Passage ids of the documents in ``sources`` (sorted), or None for all of them."""
         if sources is None:
             return None
-        wanted = [sources] if isinstance(sources, str) else list(sources)
-        unknown = sorted(set(wanted) - set(gen.documents))
+        wanted = sorted(set([sources] if isinstance(sources, str) else sources))
+        unknown = [name for name in wanted if name not in gen.documents]
         if unknown:
             names = ", ".join(sorted(gen.documents)[:10]) or "none"
             raise DocumentNotFound(f"no document {unknown[0]!r} in the index; indexed: {names}")
-        keep = set(wanted)
-        return np.fromiter((r.id for r in gen.records if r.source in keep), dtype=np.int64)
+        cached = self._by_source
+        if cached is None or cached[0] is not gen:
+            by: dict[str, list[int]] = {}
+            for r in gen.records:
+                by.setdefault(r.source, []).append(r.id)
+            cached = (gen, {name: np.asarray(ids, np.int64) for name, ids in by.items()})
+            self._by_source = cached  # a race only groups the same passages twice
+        parts = [cached[1][name] for name in wanted if name in cached[1]]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
     def encode(self, questions: list[str]) -> np.ndarray:
         """Embed many questions at once, for :meth:`search` with ``vector=``.
