@@ -223,22 +223,25 @@ def inspect(file: str, as_json: bool) -> None:
     """Show how FILE is read: its passages, and every line set aside with the rule that did it."""
     from dataclasses import asdict
 
-    from .chunking import is_indexed_metadata, pack
+    from .chunking import is_indexed_metadata
     from .corpus import read_document
+    from .indexing import document_passages
 
     doc = read_document(Path(file).name, Path(file).read_bytes())
     extracted = doc.extracted
-    passages = pack(extracted)
+    passages = document_passages(doc.name, extracted)
+    title = extracted.title or (passages[0].title if passages else None)
+    shown_title = f"{title!r}" + (" (from the file name)" if title and not extracted.title else "")
     dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata") and not is_indexed_metadata(b)]
     if as_json:
         click.echo(json.dumps({
-            "file": doc.name, "format": extracted.format, "title": extracted.title,
+            "file": doc.name, "format": extracted.format, "title": extracted.title, "indexed_title": title,
             "passages": [asdict(p) for p in passages],
             "dropped": [{"kind": b.kind, "rule": b.rule, "start": b.start, "end": b.end,
                          "text": extracted.text[b.start:b.end]} for b in dropped],
         }, ensure_ascii=False, indent=2))
         return
-    click.secho(f"{doc.name}: {extracted.format}, title {extracted.title!r}, {len(passages)} passages, "
+    click.secho(f"{doc.name}: {extracted.format}, title {shown_title}, {len(passages)} passages, "
                 f"{len(dropped)} blocks set aside", bold=True)
     for i, p in enumerate(passages, 1):
         where = f"[{p.start}:{p.end}]" + (f" p. {p.page}" if p.page else "")

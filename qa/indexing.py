@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 
 from . import __version__
 from .chunking import CHUNKER_VERSION, Passage, pack
+from .readers import Extracted
 from .readers.text import read_text
 from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, name_title, scan
 from .embedding import Embedder
@@ -78,6 +79,16 @@ class BuildReport:
 
 def _hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def document_passages(name: str, extracted: Extracted) -> list[Passage]:
+    """The passages a document is indexed as: packed from its blocks, each carrying the
+    document's title, or for a document with none, the title its file name reads as
+    (:func:`qa.corpus.name_title`), which is embedded and matched but not shown."""
+    passages = pack(extracted)
+    if extracted.title is None and (named := name_title(name)):
+        passages = [replace(p, title=named) for p in passages]
+    return passages
 
 
 def passage_context(p: Passage | Record) -> str:
@@ -213,10 +224,7 @@ def build_index(
         for i, doc in enumerate(docs):
             tick("chunking", i, len(docs))
             extracted = doc.extracted or read_text(doc.text)
-            passages = pack(extracted)
-            if extracted.title is None and (named := name_title(doc.name)):
-                # Only for what is embedded and matched: the page and the sources still show the file.
-                passages = [replace(p, title=named) for p in passages]
+            passages = document_passages(doc.name, extracted)
             sources.append(SourceDocument(doc.name, extracted.title, doc.text, extracted.pages))
             for p in passages:
                 texts = sentence_texts(p)

@@ -80,6 +80,11 @@ def test_inspect_shows_passages_and_dropped_lines():
     data = json.loads(qa("inspect", "--json", str(FIXTURES / "v8_blog_standalone_wasm.html")).stdout)
     assert any(p["text"] == "Posted by Alon Zakai." for p in data["passages"])
     assert not any("Alon Zakai" in d["text"] for d in data["dropped"])
+    # A document with no title shows the one its file name gives to what is indexed.
+    out = qa("inspect", str(FIXTURES / "fosdem_2016_dave_neary_interview.txt"))
+    assert "text, title 'fosdem 2016 dave neary interview' (from the file name)," in out.stdout
+    data = json.loads(qa("inspect", "--json", str(FIXTURES / "fosdem_2016_dave_neary_interview.txt")).stdout)
+    assert data["title"] is None and data["indexed_title"] == "fosdem 2016 dave neary interview"
 
 
 def test_service_accepts_uploaded_pdf_and_docx(tmp_path):
