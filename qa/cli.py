@@ -224,14 +224,15 @@ def inspect(file: str, as_json: bool) -> None:
     from dataclasses import asdict
 
     from .chunking import is_indexed_metadata
-    from .corpus import read_document
+    from .corpus import name_title, read_document
     from .indexing import document_passages
 
     doc = read_document(Path(file).name, Path(file).read_bytes())
     extracted = doc.extracted
     passages = document_passages(doc.name, extracted)
-    title = extracted.title or (passages[0].title if passages else None)
-    shown_title = f"{title!r}" + (" (from the file name)" if title and not extracted.title else "")
+    named = name_title(doc.name) if extracted.title is None else None
+    title = extracted.title if extracted.title is not None else named
+    shown_title = f"{title!r}" + (" (from the file name, where no heading gives one)" if named else "")
     dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata") and not is_indexed_metadata(b)]
     if as_json:
         click.echo(json.dumps({

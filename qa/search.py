@@ -107,7 +107,8 @@ class Hit:
         answer_start: Offset of ``answer_sentence`` in the source text.
         answer_end: End offset of ``answer_sentence`` in the source text.
         kind: ``"answer"``, ``"turn"``, ``"text"``, ``"background"`` or ``"table"``.
-        title: The document's title, if it has one.
+        title: The document's title; for a document with none, the words of its file name
+            when they read as a title (:func:`qa.corpus.name_title`).
         confidence: Probability in [0, 1] that this passage answers the question
             (see :class:`Tiers`); never higher than that of a hit ranked above it.
         speaker: The label of the speaker who answers, if any.
@@ -219,11 +220,21 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
-def _z(x: np.ndarray) -> np.ndarray:
-    sd = float(x.std())
-    if sd < 1e-6:
-        return np.zeros_like(x)
-    return (x - float(x.mean())) / sd
+def _source_names(sources: Sequence[str] | str | None) -> list[str]:
+    """``sources`` as sorted distinct names; a single string is one name, and None or empty is none."""
+    if sources is None:
+        return []
+    return sorted({sources} if isinstance(sources, str) else set(sources))
+
+
+def _rows_of(gen: Generation, ids: np.ndarray) -> np.ndarray:
+    """The sentence rows of passages ``ids``, in order."""
+    starts, ends = gen.sentence_first[ids], gen.sentence_first[ids + 1]
+    lengths = ends - starts
+    if not lengths.sum():
+        return np.zeros(0, np.int64)
+    # Each passage's rows are its start plus 0, 1, ...: a running count restarted at each passage.
+    return np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
 
 
 _ASKS_NUMBER = re.compile(
@@ -258,7 +269,6 @@ class Retriever:
         self._embedder = embedder
         self._manifest_stamp: tuple[int, int] | None = None  # of the manifest last checked
         self._text_tables: tuple[Generation, TextTables] | None = None
-        self._by_source: tuple[Generation, dict[str, np.ndarray]] | None = None  # passage ids of each document
         # Vectors of passages' interviewer or FAQ questions that are not a sentence of the
         # passage (a FAQ heading, the question of a later part of a long answer), encoded
         # the first time such a passage is a candidate: a corpus of 10,000 FAQ entries
@@ -389,8 +399,8 @@ class Retriever:
             k: How many passages to return.
             vector: The question's embedding, if already computed (see
                 :meth:`encode`); saves the encoding when asking in bulk.
-            sources: Search only these documents (names as in :attr:`Hit.source`);
-                ``None`` searches them all.
+            sources: Search only these documents (names as in :attr:`Hit.source`;
+                one name may be given as a string); ``None`` or empty searches them all.
 
         Raises:
             BadQuestion: The question is empty or over the length limit.
@@ -408,23 +418,23 @@ class Retriever:
             qv, qtok = np.asarray(vector, np.float32).reshape(1, -1), None
         return _monotone(self._rank(gen, q, qv, k, qtok, only))
 
-    def _only(self, gen: Generation, sources: Sequence[str] | None) -> np.ndarray | None:
+    @staticmethod
+    def _only(gen: Generation, sources: Sequence[str] | None) -> np.ndarray | None:
         """Passage ids of the documents in ``sources`` (sorted), or None for all of them."""
-        if sources is None:
+        wanted = _source_names(sources)
+        if not wanted:
             return None
-        wanted = sorted(set([sources] if isinstance(sources, str) else sources))
         unknown = [name for name in wanted if name not in gen.documents]
         if unknown:
             names = ", ".join(sorted(gen.documents)[:10]) or "none"
             raise DocumentNotFound(f"no document {unknown[0]!r} in the index; indexed: {names}")
-        cached = self._by_source
-        if cached is None or cached[0] is not gen:
+        if gen.passages_by_source is None:
             by: dict[str, list[int]] = {}
             for r in gen.records:
                 by.setdefault(r.source, []).append(r.id)
-            cached = (gen, {name: np.asarray(ids, np.int64) for name, ids in by.items()})
-            self._by_source = cached  # a race only groups the same passages twice
-        parts = [cached[1][name] for name in wanted if name in cached[1]]
+            # On the generation, so that it goes with it when a refresh swaps it; a race groups twice.
+            gen.passages_by_source = {name: np.asarray(ids, np.int64) for name, ids in by.items()}
+        parts = [gen.passages_by_source[name] for name in wanted if name in gen.passages_by_source]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
     def encode(self, questions: list[str]) -> np.ndarray:
@@ -465,6 +475,8 @@ class Retriever:
         ``only`` (sorted passage ids) keeps the pool inside some documents: their
         passages and sentences are scored exactly instead of through the vector
         indexes, so a small document is not crowded out of the pool by the rest.
+        Its signals are normalized by the pool of the whole index, as every model
+        was fitted: a passage gets the same evidence whether or not a filter is on.
 
         Returns:
             ``(query tokens, candidate ids, z (candidates x 4), fused, passage cosine,
@@ -482,6 +494,21 @@ class Retriever:
         sbm = gen.sentence_lexical.scores(q_tok, n_sent)
         sent_bm = np.maximum.reduceat(sbm, gen.sentence_first[:-1]) if n_sent else np.zeros(n, np.float32)
 
+        ids_arr = self._candidates(gen, qv, bm, sent_bm, pool, None)
+        raw, dense, sent_cos, starts, offsets = self._raw_signals(gen, q, qv[0], ids_arr, bm, sent_bm)
+        stats = [(float(x.mean()), float(x.std())) for x in raw]
+        if only is not None:
+            ids_arr = self._candidates(gen, qv, bm, sent_bm, min(pool, len(only)), only)
+            raw, dense, sent_cos, starts, offsets = self._raw_signals(gen, q, qv[0], ids_arr, bm, sent_bm)
+        z = np.stack([np.zeros_like(x) if sd < 1e-6 else (x - mean) / sd for x, (mean, sd) in zip(raw, stats)], axis=1)
+        fused = z @ np.array([f.bm25, f.dense, f.sentence, f.sentence_bm25])
+        return q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets
+
+    @staticmethod
+    def _candidates(gen: Generation, qv: np.ndarray, bm: np.ndarray, sent_bm: np.ndarray, pool: int,
+                    only: np.ndarray | None) -> np.ndarray:
+        """Passage ids of the pool: the best ``pool`` by each of the four signals (inside ``only``)."""
+        n, n_sent = len(gen.records), gen.sentence_index.ntotal
         cand: set[int] = set()
         if only is None:
             _, ids = gen.passage_index.search(qv, pool)
@@ -492,10 +519,9 @@ class Retriever:
             outside = np.ones(n, bool)
             outside[only] = False
             bm, sent_bm = np.where(outside, 0, bm), np.where(outside, 0, sent_bm)
-            pool = min(pool, len(only))
             p_cos = reconstruct(gen.passage_index, only) @ qv[0]
             cand.update(int(i) for i in only[np.argsort(-p_cos, kind="stable")[:pool]])
-            rows = np.concatenate([np.arange(gen.sentence_first[i], gen.sentence_first[i + 1]) for i in only])
+            rows = _rows_of(gen, only)
             if len(rows):
                 s_cos = reconstruct(gen.sentence_index, rows) @ qv[0]
                 cand.update(int(gen.sentence_owner[i]) for i in rows[np.argsort(-s_cos, kind="stable")[:pool * 2]])
@@ -503,21 +529,23 @@ class Retriever:
             if lexical_scores.any():
                 top = np.argpartition(-lexical_scores, min(pool, n) - 1)[:pool]
                 cand.update(int(i) for i in top if lexical_scores[i] > 0)
-        ids_arr = np.fromiter(sorted(cand), dtype=np.int64)
+        return np.fromiter(sorted(cand), dtype=np.int64)
 
-        q0 = qv[0]
+    def _raw_signals(self, gen: Generation, q: str, q0: np.ndarray, ids_arr: np.ndarray, bm: np.ndarray,
+                     sent_bm: np.ndarray):
+        """The four signals of the candidates before normalization (passage BM25, passage cosine, best
+        sentence cosine, best sentence BM25), and the cosines and sentence rows they came from."""
         dense = reconstruct(gen.passage_index, ids_arr) @ q0
         starts, ends = gen.sentence_first[ids_arr], gen.sentence_first[ids_arr + 1]
-        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        rows = _rows_of(gen, ids_arr)
         sent_cos = reconstruct(gen.sentence_index, rows) @ q0
         evidence = sent_cos
-        if f.number_bonus and _ASKS_NUMBER.search(q):
-            evidence = sent_cos + f.number_bonus * self._numeric(gen)[rows]
+        if self.fusion.number_bonus and _ASKS_NUMBER.search(q):
+            evidence = sent_cos + self.fusion.number_bonus * self._numeric(gen)[rows]
         offsets = np.concatenate([[0], np.cumsum(ends - starts)])
         best_sent = np.maximum.reduceat(evidence, offsets[:-1]) if len(rows) else np.zeros(len(ids_arr))
-        z = np.stack([_z(bm[ids_arr]), _z(dense), _z(best_sent), _z(sent_bm[ids_arr])], axis=1)
-        fused = z @ np.array([f.bm25, f.dense, f.sentence, f.sentence_bm25])
-        return q_tok, ids_arr, z, fused, dense, sent_cos, starts, offsets
+        raw = (bm[ids_arr], dense, best_sent, sent_bm[ids_arr])
+        return raw, dense, sent_cos, starts, offsets
 
     def _stage(self, gen: Generation, q: str, qv: np.ndarray, depth: int,
                qtok: TokenVectors | None = None, only: np.ndarray | None = None) -> tuple[QueryTerms, list[Candidate]]:
@@ -702,7 +730,9 @@ class Retriever:
         q = clean_question(question)
         tier = self.tiers.of(capped[0].confidence) if capped else "none"
         if tier == "none":
-            where = "the documents" if sources is None else ", ".join([sources] if isinstance(sources, str) else sources)
+            names = _source_names(sources)
+            where = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") if names \
+                else "the documents"
             return Answer(q, False, [], f"No passage in {where} answers this question.", tier)
         if tier == "closest":
             return Answer(q, True, capped, f"The closest passage, in {capped[0].source}, may not answer this.", tier)

@@ -136,6 +136,8 @@ class Generation:
     numeric_sentences: np.ndarray | None = None
     # The token vectors as float32, for a small index only (see search.py).
     token_vectors32: np.ndarray | None = None
+    # Passage ids of each document, for searches kept to some documents (see search.py).
+    passages_by_source: dict[str, np.ndarray] | None = None
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:

@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: t
 
 import gradio as gr  # noqa: E402
 
-from .errors import QAError  # noqa: E402
+from .errors import BadQuestion, QAError  # noqa: E402
 from .render import answer_html, error_html, esc, parse_source_link, source_html  # noqa: E402
 from .corpus import SUFFIXES  # noqa: E402
 from .search import MAX_QUESTION_CHARS  # noqa: E402
@@ -157,6 +157,16 @@ def remove_status(service: QAService, password: str | None, name: str | None, co
     return edit_status(service.remove_and_rebuild(password, name, caller, progress))
 
 
+def _document_names(documents: Any) -> list[str] | None:
+    """The API's ``documents`` argument as names: one string is one name; anything but strings is refused
+    (answering from every document instead would look like an answer from the ones asked for)."""
+    if documents is None or isinstance(documents, str):
+        return [documents] if documents else None
+    if isinstance(documents, list) and all(isinstance(d, str) for d in documents):
+        return documents or None
+    raise BadQuestion("documents must be a list of document names, as each hit's \"source\" gives them")
+
+
 def _scopes(names: list[str]) -> list[tuple[str, str]]:
     """The chat's "Answer from" choices: every document, or one (the empty value is all of them)."""
     return [("All documents", "")] + [(n, n) for n in names]
@@ -224,8 +234,16 @@ def create_app(service: QAService) -> gr.Blocks:
         except ValueError:
             return error_html("That source link is not valid; ask the question again.")
 
-    def first_screen() -> Any:
-        return gr.update(examples=[{"text": q} for q in service.suggestions()] or None)
+    def indexed() -> list[str]:
+        try:
+            return service.retriever.documents()
+        except QAError:  # no index yet, or a damaged one: the chat says so when asked
+            return []
+
+    def first_screen() -> tuple[Any, Any]:
+        # The document list as indexed now: another visitor or `qa build` may have changed it.
+        return (gr.update(examples=[{"text": q} for q in service.suggestions()] or None),
+                gr.update(choices=_scopes(indexed()), value=""))
 
     def ask(question: str, k: int = 3, history: list[Any] | None = None, documents: list[str] | None = None,
             request: gr.Request = None) -> dict[str, Any]:
@@ -244,8 +262,8 @@ def create_app(service: QAService) -> gr.Blocks:
             caller = Caller.from_request(request) if request is not None else Caller("unknown")
             hist = history if isinstance(history, list) else []
             searched = service.resolve(question, hist).searched
-            names = [d for d in documents if isinstance(d, str)] if isinstance(documents, list) else None
-            out = service.ask(searched, k=max(1, min(10, int(k))), caller=caller, sources=names).to_dict()
+            out = service.ask(searched, k=max(1, min(10, int(k))), caller=caller,
+                              sources=_document_names(documents)).to_dict()
             return {**out, "asked": question, "searched_for": searched}
         except QAError as exc:
             return {"question": question if isinstance(question, str) else "", "found": False,
@@ -260,7 +278,7 @@ def create_app(service: QAService) -> gr.Blocks:
         # Nothing is preselected and the confirmation is cleared after every action; the chat's
         # document choice goes back to all of them, since the one chosen may be gone.
         return (_doc_table(service), gr.update(choices=names, value=None), gr.update(value=False), status,
-                gr.update(choices=_scopes(names), value=""))
+                gr.update(choices=_scopes(indexed()), value=""))
 
     def ticker(progress: gr.Progress) -> Any:
         def tick(stage: str, done: int, total: int) -> None:
@@ -323,8 +341,8 @@ def create_app(service: QAService) -> gr.Blocks:
                     )
                     box = gr.Textbox(placeholder=f"Ask a question (up to {MAX_QUESTION_CHARS} characters)",
                                      elem_id="qa-input", show_label=False, submit_btn=True)
-                    scope = gr.Dropdown(choices=_scopes([d.name for d in service.documents()]), value="",
-                                        label="Answer from", elem_id="qa-scope")
+                    scope = gr.Dropdown(choices=_scopes(indexed()), value="", label="Answer from",
+                                        elem_id="qa-scope")
                 with gr.Column(scale=2):
                     viewer = gr.HTML('<div class="qa-meta">Click a source under an answer to read the whole '
                                      "document here, with the passage highlighted.</div>",
@@ -338,7 +356,7 @@ def create_app(service: QAService) -> gr.Blocks:
             chatbot.clear(lambda: [], None, [turns], api_visibility="private")
             source_btn.click(open_source, [source_req], [viewer], api_visibility="private").then(
                 None, None, None, js=SCROLL_JS, api_visibility="private")
-            demo.load(first_screen, None, [chatbot], api_visibility="private")
+            demo.load(first_screen, None, [chatbot, scope], api_visibility="private")
         with gr.Tab("Corpus", id="corpus"):
             docs = gr.Dataframe(value=_doc_table(service), headers=["Document", "Passages", "Indexed at"],
                                 interactive=False, label="Documents", elem_id="qa-docs")

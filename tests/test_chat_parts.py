@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from qa import feedback as fb
@@ -107,3 +108,14 @@ def test_source_links_round_trip():
     class H:
         source, start, end, answer_start, answer_end = "dir/a b:c.md", 1, 9, 2, 5
     assert parse_source_link(source_link(H)) == ("dir/a b:c.md", (1, 9, 2, 5))
+
+
+def test_the_apis_documents_argument_is_names_or_refused():
+    from qa.errors import BadQuestion
+    from qa.web import _document_names
+
+    assert _document_names(None) is None and _document_names("") is None and _document_names([]) is None
+    assert _document_names("a.md") == ["a.md"] and _document_names(["a.md", "b.pdf"]) == ["a.md", "b.pdf"]
+    for bad in ([1, 2], ["a.md", None], {"a.md": 1}, 3):
+        with pytest.raises(BadQuestion, match="documents must be a list of document names"):
+            _document_names(bad)

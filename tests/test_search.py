@@ -169,9 +169,22 @@ def test_a_search_can_be_kept_to_some_documents(mixed_index):
     # With every document named, the exact scoring inside them gives what the indexes give.
     assert [(h.source, h.start) for h in r.search(q, k=5, sources=[interview, page, pdf])] == \
         [(h.source, h.start) for h in everywhere]
+    # None, an empty list, a string and repeated names mean what they say.
+    assert [h.start for h in r.search(q, k=5, sources=[])] == [h.start for h in everywhere]
+    assert [h.start for h in r.search(q, k=5, sources=interview)] == [h.start for h in everywhere]
+    assert [h.start for h in r.search(q, k=5, sources=[interview, interview])] == [h.start for h in everywhere]
     kept = r.search(q, k=5, sources=[page])
     assert kept and {h.source for h in kept} == {page}
     assert {h.source for h in r.search(q, k=8, sources=(page, pdf))} == {page, pdf}
+    # The whole page is reachable, not only the few of its passages in the pool of the whole index.
+    on_page = [rec for rec in r._gen.records if rec.source == page]
+    assert len(r.search(q, k=50, sources=[page])) == len(on_page) > 5
+    # A passage's evidence is normalized by the whole index's pool, as the models were fitted:
+    # the same passage gets the same score with the filter and without it.
+    unfiltered = {(h.source, h.start): h.score for h in r.search(q, k=50)}
+    shared = [(h.score, unfiltered[(h.source, h.start)]) for h in r.search(q, k=50, sources=[page])
+              if (h.source, h.start) in unfiltered]
+    assert shared and all(a == pytest.approx(b) for a, b in shared)
     ans = r.answer(q, sources=[page])
     assert not ans.found and ans.message == f"No passage in {page} answers this question."
     assert "Eich" in r.answer("Who was the CEO named in the controversy?", sources=pdf).hits[0].text

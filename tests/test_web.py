@@ -274,6 +274,10 @@ def test_api_endpoint_with_gradio_client(app_url):
     assert [h["text"] for h in kept["hits"]] == [h["text"] for h in result["hits"]]
     unknown = client.predict("How many enterprises are there?", 2, [], ["nope.md"], api_name="/ask")
     assert unknown["found"] is False and unknown["error"].startswith("no document 'nope.md' in the index")
+    one = client.predict("How many enterprises are there?", 2, [], "nope.md", api_name="/ask")
+    assert one["error"].startswith("no document 'nope.md' in the index")  # a string is one name, not ignored
+    assert client.predict("How many enterprises are registered in Optics Valley Bio City?", 2, [], [],
+                          api_name="/ask")["hits"] == result["hits"]
 
 
 def test_mcp_tool_answers(app_url):
