@@ -30,10 +30,10 @@ from typing import Iterator
 from .readers import Block, Extracted
 from .readers.labels import is_question
 
-# Bump whenever the output of `chunk_text` (or of `qa.lexical.tokenize`, which the BM25
-# files hold) changes for the same input: the index manifest records it, and a
-# different version forces a re-chunk.
-CHUNKER_VERSION = 29
+# Bump whenever the passages a document is indexed as change for the same input (`pack`,
+# `qa.indexing.document_passages`, or `qa.lexical.tokenize`, which the BM25 files hold):
+# the index manifest records it, and a different version forces a re-chunk.
+CHUNKER_VERSION = 30
 
 MAX_CHARS = 1500  # hard upper bound for one passage's text
 TARGET_CHARS = 900  # packing stops adding paragraphs past this size

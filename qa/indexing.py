@@ -83,11 +83,12 @@ def _hash(text: str) -> str:
 
 def document_passages(name: str, extracted: Extracted) -> list[Passage]:
     """The passages a document is indexed as: packed from its blocks, each carrying the
-    document's title, or for a document with none, the title its file name reads as
-    (:func:`qa.corpus.name_title`), which is embedded and matched but not shown."""
+    document's title; where there is none (no title in the document, nor a heading the packer
+    took for one), the title its file name reads as (:func:`qa.corpus.name_title`), which is
+    embedded and matched with the passage and is its :attr:`Hit.title`."""
     passages = pack(extracted)
     if extracted.title is None and (named := name_title(name)):
-        passages = [replace(p, title=named) for p in passages]
+        passages = [p if p.title else replace(p, title=named) for p in passages]
     return passages
 
 

@@ -82,7 +82,7 @@ def test_inspect_shows_passages_and_dropped_lines():
     assert not any("Alon Zakai" in d["text"] for d in data["dropped"])
     # A document with no title shows the one its file name gives to what is indexed.
     out = qa("inspect", str(FIXTURES / "fosdem_2016_dave_neary_interview.txt"))
-    assert "text, title 'fosdem 2016 dave neary interview' (from the file name)," in out.stdout
+    assert "text, title 'fosdem 2016 dave neary interview' (from the file name, where no heading gives one)," in out.stdout
     data = json.loads(qa("inspect", "--json", str(FIXTURES / "fosdem_2016_dave_neary_interview.txt")).stdout)
     assert data["title"] is None and data["indexed_title"] == "fosdem 2016 dave neary interview"
 
