@@ -183,13 +183,14 @@ def qmsum_chunk_baseline(qset: sets.QSet, size: int = 1000, within: bool = False
     index = faiss.IndexFlatIP(vecs.shape[1])
     index.add(vecs)
     qv = encode_questions([q.text for q in qset.questions])
-    _, ids = index.search(qv, 10)
     if within:
         names = np.array([c[0] for c in chunks])
         ids = []
         for q, v in zip(qset.questions, qv):
             own = np.flatnonzero(names == q.group)
             ids.append(own[np.argsort(-(vecs[own] @ v), kind="stable")[:10]])
+    else:
+        _, ids = index.search(qv, 10)
     rows = [[is_right(q, chunks[i][0], chunks[i][1], chunks[i][2], chunks[i][3]) for i in row]
             for q, row in zip(qset.questions, ids)]
     return rank_metrics(rows)
@@ -315,7 +316,10 @@ def markdown(out: dict) -> str:
         lines += ["Confidence: weight of the fixture and QMSum tune parts against the SQuAD 2.0 calibration rows, "
                   "by held-out log loss over all calibration questions, each counted once (2 folds by article, "
                   "meeting or document): " + "; ".join(f"{w}: {v['pooled']:.4f}" for w, v in cw["cv log loss"].items())
-                  + f"; chosen {cw['chosen']:g}.", ""]
+                  + f"; chosen {cw['chosen']:g}."
+                  + ("" if "C" not in cw else " Then its L2 penalty at that weight, the same way: " + "; ".join(
+                      f"C={c}: {v['pooled']:.4f}" for c, v in cw["cv log loss by C"].items()) + f"; chosen {cw['C']:g}."),
+                  ""]
     if "tiers" in out:
         lines += ["Tiers (chosen on the SQuAD 2.0 calibration articles): " + "; ".join(
             f"{k} ≥ {v['threshold']:.3f} ({v['why']})" for k, v in out["tiers"].items()), ""]

@@ -26,7 +26,8 @@
    and impossible questions) plus off-topic questions (the interview's
    off-topic set and SQuAD v1.1 tune questions asked of the SQuAD 2.0 corpus,
    which cannot answer them), plus the fixture and QMSum tune parts at a
-   weight chosen by cross-validated log loss. The tier thresholds are chosen
+   weight chosen by cross-validated log loss, then its L2 penalty (C from
+   0.001 to 3) chosen the same way at that weight. The tier thresholds are chosen
    on the SQuAD 2.0 calibration articles and stored with the precision each
    was chosen for.
 4. **Report** (bench/quality.py): every set, with baselines from the same run,
@@ -447,7 +448,10 @@ def confidence_rows(retriever, qs: list[sets.Q]) -> tuple[np.ndarray, np.ndarray
 CONF_DOMAIN_WEIGHTS = (0.0, 0.1, 0.25, 0.5)
 
 
-def fit_confidence(rows: dict[str, tuple], domain_weight: float):
+CONF_REGULARIZATION = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # the confidence model's L2 C; 0.3 was fixed before
+
+
+def fit_confidence(rows: dict[str, tuple], domain_weight: float, C: float = 0.3):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -459,7 +463,7 @@ def fit_confidence(rows: dict[str, tuple], domain_weight: float):
                         np.full(len(rows[k][1]), domain_weight * n / len(rows[k][1]) / len(others)) for k in rows])
     keep = w > 0
     sc = StandardScaler().fit(x[keep])
-    lr = LogisticRegression(C=0.3, max_iter=5000).fit(sc.transform(x[keep]), y[keep], sample_weight=w[keep] / w[keep].mean())
+    lr = LogisticRegression(C=C, max_iter=5000).fit(sc.transform(x[keep]), y[keep], sample_weight=w[keep] / w[keep].mean())
     return sc.mean_, sc.scale_, lr.coef_[0], float(lr.intercept_[0])
 
 
@@ -500,20 +504,27 @@ def tune_confidence(quick: bool, rnd: random.Random) -> tuple[dict, dict]:
     # (2 folds by article, meeting or document). A mean over domains instead would let the 58
     # fixture questions weigh as much as the 1,500 SQuAD 2.0 ones; it chose the largest weight
     # tried, and SQuAD 2.0's calibration error on the report articles rose past the 0.05 bar.
-    cv = {}
-    for w in CONF_DOMAIN_WEIGHTS:
+    def held_out(w: float, C: float) -> dict[str, float]:
         losses = {k: 0.0 for k in rows}
         for i in (0, 1):
             fold = {k: np.isin(g, sorted(set(g))[i::2]) for k, (_, _, g) in rows.items()}
-            params = fit_confidence({k: (v[0][~fold[k]], v[1][~fold[k]]) for k, v in rows.items()}, w)
+            params = fit_confidence({k: (v[0][~fold[k]], v[1][~fold[k]]) for k, v in rows.items()}, w, C)
             for k, (vx, vy, _) in rows.items():
                 pk = 1 / (1 + np.exp(-linear(params)(vx[fold[k]])))
                 losses[k] += log_loss(vy[fold[k]], pk, labels=[False, True]) * fold[k].sum() / len(vy)
-        cv[w] = {**losses, "pooled": float(sum(losses[k] * len(rows[k][1]) for k in rows)
-                                           / sum(len(v[1]) for v in rows.values()))}
+        return {**losses, "pooled": float(sum(losses[k] * len(rows[k][1]) for k in rows)
+                                          / sum(len(v[1]) for v in rows.values()))}
+
+    cv = {}
+    for w in CONF_DOMAIN_WEIGHTS:
+        cv[w] = held_out(w, 0.3)
         print(f"confidence, other domains {w:g}:", {k: round(v, 4) for k, v in cv[w].items()}, flush=True)
     weight = min(CONF_DOMAIN_WEIGHTS, key=lambda w: cv[w]["pooled"])
-    params = fit_confidence({k: v[:2] for k, v in rows.items()}, weight)
+    # Then the L2 penalty at that weight, by the same held-out log loss (ties: the stronger penalty).
+    cv_c = {C: held_out(weight, C) for C in CONF_REGULARIZATION}
+    print("confidence, L2 C:", {C: round(v["pooled"], 4) for C, v in cv_c.items()}, flush=True)
+    C = min(CONF_REGULARIZATION, key=lambda c: (round(cv_c[c]["pooled"], 6), c))
+    params = fit_confidence({k: v[:2] for k, v in rows.items()}, weight, C)
     lr_coef = params[2]
     # The tiers are chosen on the SQuAD 2.0 calibration rows alone.
     p = linear(params)(x); p = 1 / (1 + np.exp(-p))
@@ -548,12 +559,14 @@ def tune_confidence(quick: bool, rnd: random.Random) -> tuple[dict, dict]:
         f"SQuAD 2.0 half A, calibration articles {sorted(cal)} ({len(cal_q)} questions), "
         f"{len(off)} off-topic and {len(foreign)} SQuAD v1.1 tune questions asked of that corpus; "
         + ", ".join(f"{k} tune part ({len(rows[k][1])} questions)" for k in other)
-        + f", together {weight:g} of the SQuAD 2.0 rows' weight (cross-validated log loss)"),
-        domain_weight_cv={str(k): v for k, v in cv.items()})
+        + f", together {weight:g} of the SQuAD 2.0 rows' weight, L2 C={C:g} (both by cross-validated log loss)"),
+        domain_weight_cv={str(k): v for k, v in cv.items()},
+        regularization_cv={str(k): v["pooled"] for k, v in cv_c.items()})
     load_model.cache_clear()
     print("confidence coef:", dict(zip(CONF_FEATURES, np.round(lr_coef, 2))))
     print("tiers:", tiers, flush=True)
-    return tiers, {"chosen": weight, "cv log loss": {str(k): v for k, v in cv.items()}}
+    return tiers, {"chosen": weight, "cv log loss": {str(k): v for k, v in cv.items()},
+                   "C": C, "cv log loss by C": {str(k): v for k, v in cv_c.items()}}
 
 
 def main() -> None:
