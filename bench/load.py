@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 def ask(client: httpx.Client, question: str) -> dict:
-    r = client.post("/gradio_api/call/ask", json={"data": [question, 3, []]})
+    r = client.post("/gradio_api/call/ask", json={"data": [question, 3, [], None]})
     event_id = r.json()["event_id"]
     return parse_result(client.get(f"/gradio_api/call/ask/{event_id}").text) or {}
 

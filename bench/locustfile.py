@@ -27,7 +27,7 @@ class ChatUser(HttpUser):
         start = time.perf_counter()
         error: Exception | None = None
         try:
-            r = self.client.post("/gradio_api/call/ask", json={"data": [question, 3, []]}, name="/ask submit")
+            r = self.client.post("/gradio_api/call/ask", json={"data": [question, 3, [], None]}, name="/ask submit")
             r.raise_for_status()
             event_id = r.json()["event_id"]
             r = self.client.get(f"/gradio_api/call/ask/{event_id}", name="/ask result")
