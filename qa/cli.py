@@ -161,7 +161,7 @@ def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str
     if Path(corpus).is_dir() and is_stale(corpus, index):
         click.secho(f"warning: {corpus}/ has changed since {index}/ was built: run `qa build`",
                     fg="yellow", err=True)
-    ans = retriever.answer(question, k=k, sources=list(docs) if docs else None)
+    ans = retriever.answer(question, k=k, sources=list(docs))  # none given: every document
     if as_json:
         click.echo(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -276,7 +276,7 @@ class QAService:
             DocumentNotFound: A name in ``sources`` is not in the index.
         """
         self.check_rate(caller)
-        return self.retriever.answer(self.resolve(question, history).searched, k=k, sources=sources or None)
+        return self.retriever.answer(self.resolve(question, history).searched, k=k, sources=sources)
 
     def resolve(self, question: str, history: list[Any] | None) -> Resolution:
         """The question as it will be searched, given the earlier turns (see :mod:`qa.followup`)."""
