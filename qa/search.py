@@ -29,7 +29,7 @@ import numpy as np
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
 from .late import dequantize, maxsim, query_matrix
-from .lexical import tokenize
+from .lexical import query_tokens
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
@@ -487,7 +487,7 @@ class Retriever:
         f = self.fusion
         n = len(gen.records)
         pool = min(n, max(f.pool, depth))
-        q_tok = tokenize(q)
+        q_tok = query_tokens(q)
         bm = gen.lexical.scores(q_tok, n)
         n_sent = gen.sentence_index.ntotal
         # Best single-sentence BM25 per passage: a question usually paraphrases one sentence.

@@ -129,6 +129,14 @@ def test_a_version_number_is_a_term_of_its_own():
         assert int(scores.argmax()) == i, (version, scores)
 
 
+def test_how_many_asks_for_a_count_and_many_is_not_a_term_of_it():
+    from qa.lexical import query_tokens, tokenize
+
+    assert query_tokens("How many enterprises are in the park?") == tokenize("enterprises park")
+    assert query_tokens("How much money was raised?") == tokenize("money raised")
+    assert "mani" in query_tokens("Which of the many parks is oldest?")  # not after "how": a term
+
+
 @pytest.mark.parametrize("name,title", [
     ("fosdem_2016_dave_neary_interview.txt", "fosdem 2016 dave neary interview"),
     ("talks/Super_Bowl_50.md", "Super Bowl 50"),
