@@ -74,7 +74,8 @@ def collect(retriever, qs: list[sets.Q], tag: str, depth: int = 30) -> list[dict
             if ok and q.answers and c.record.sentences:
                 r = c.record
                 first = int(gen.sentence_first[r.id])
-                f = sentence_features(qt, tables, first, c.spoken_cos, [e - s for s, e, _ in r.sentences])
+                f = sentence_features(qt, tables, first, c.spoken_cos, [e - s for s, e, _ in r.sentences],
+                                      c.sent_late)
                 lab = [any(a in r.text[s - r.start : e - r.start] for a in q.answers) for s, e, _ in r.sentences]
                 if any(lab):
                     sx.append(f); sy.append(np.array(lab))

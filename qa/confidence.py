@@ -175,10 +175,10 @@ RANK_FEATURES = (
     "z_bm25", "z_dense", "z_sentence", "z_sentence_bm25", "fused",
     "dense", "best_cos", "window_cos", "question_cos", "has_question",
     "cov_passage", "cov_sentence", "cov_window", "type_in_passage", "type_in_best", "no_type_asked",
-    "speaker_named", "speaker_any", "cov_context", "maxsim",
+    "speaker_named", "speaker_any", "cov_context", "maxsim", "maxsim_sentence",
 )
 
-SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first", "len")
+SENTENCE_FEATURES = ("cos", "cos_rank0", "cov", "type", "neighbour_cos", "first", "len", "late", "late_rank0")
 
 CONF_FEATURES = (
     "score", "margin", "best_cos", "dense", "question_cos", "cov_passage", "cov_sentence", "cov_window",
@@ -296,7 +296,7 @@ class Evidence:
 
 def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_row: int, sent_cos: np.ndarray,
                        base: Sequence[float], dense: float, question_cos: float, late: float = 0.0,
-                       spoken_cos: np.ndarray | None = None) -> Evidence:
+                       spoken_cos: np.ndarray | None = None, late_sentence: float | None = None) -> Evidence:
     """Ranking features of one candidate (see :data:`RANK_FEATURES`).
 
     Args:
@@ -313,6 +313,8 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
             cosine of the question put to that speaker (:func:`put_to`). ``best_cos`` is its
             maximum: bench/tune.py's cross-validation preferred that to the plain cosine, and
             to a feature of its own beside it (README, "Ranking").
+        late_sentence: The best MaxSim of the question against one sentence (``late`` when
+            not given): the question's words met in one place, not spread over the passage.
     """
     n = len(sent_cos)
     rows = range(first_row, first_row + n)
@@ -341,14 +343,23 @@ def candidate_evidence(qt: QueryTerms, tables: TextTables, rec_id: int, first_ro
         float(question_cos != 0.0), _cov(qt, tables.pass_tokens[rec_id]), max(covs), win_cov,
         type_pass, type_best, float(bit == 0),
         speaker_named, max(named, default=0.0), _cov(qt, tables.context_tokens[rec_id]), late,
+        late if late_sentence is None else late_sentence,
     ], dtype=np.float64)
     return Evidence(x, first_row + best_i, max(covs), win_cov, rare_together)
 
 
 def sentence_features(qt: QueryTerms, tables: TextTables, first_row: int, sent_cos: np.ndarray,
-                      lengths: Sequence[int]) -> np.ndarray:
-    """Features of each sentence of one passage (see :data:`SENTENCE_FEATURES`)."""
+                      lengths: Sequence[int], late: np.ndarray | None = None) -> np.ndarray:
+    """Features of each sentence of one passage (see :data:`SENTENCE_FEATURES`).
+
+    ``late`` is each sentence's MaxSim (``Retriever.sentence_late``; NaN where the model's
+    length limit cut the sentence off, which then takes the passage's lowest).
+    """
     n = len(sent_cos)
+    late = np.full(n, np.nan) if late is None else np.asarray(late, dtype=np.float64)
+    known = ~np.isnan(late)
+    late = np.where(known, late, late[known].min() if known.any() else 0.0)
+    late_top = float(late.max()) if n else 0.0
     bit = _TYPE_BIT.get(qt.expected or "", 0)
     top = float(sent_cos.max()) if n else 0.0
     out = np.zeros((n, len(SENTENCE_FEATURES)))
@@ -357,7 +368,7 @@ def sentence_features(qt: QueryTerms, tables: TextTables, first_row: int, sent_c
         nb = [float(sent_cos[j]) for j in (i - 1, i + 1) if 0 <= j < n]
         out[i] = (sent_cos[i], sent_cos[i] - top, _cov(qt, tables.sent_tokens[r]),
                   float(bool(bit and tables.sent_types[r] & bit)), max(nb) if nb else 0.0, float(i == 0),
-                  min(1.0, lengths[i] / 300))
+                  min(1.0, lengths[i] / 300), late[i], late[i] - late_top)
     return out
 
 

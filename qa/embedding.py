@@ -241,6 +241,20 @@ class Embedder:
             out.append(token_vectors(h.float().cpu().numpy(), names, enc["special_tokens_mask"]))
         return out
 
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans, in each text, of the tokens that :meth:`encode_tokens` returns vectors for.
+
+        The tokenizer alone (no forward pass): it maps a stored passage's token rows back
+        to the sentences they came from.
+        """
+        if self.onnx is not None:
+            return self.onnx.token_offsets(texts)
+        st = self.model
+        enc = st.tokenizer(list(texts), truncation=True, max_length=st.max_seq_length,
+                           return_special_tokens_mask=True, return_offsets_mapping=True)
+        return [[tuple(o) for o, s in zip(offs, special) if not s]
+                for offs, special in zip(enc["offset_mapping"], enc["special_tokens_mask"])]
+
     def encode_query_tokens(self, text: str) -> tuple[np.ndarray, TokenVectors]:
         """Encode one query into a ``(1, dimension)`` array and its token vectors, in one pass."""
         vecs, toks = self.encode_tokens([text], 1)

@@ -435,6 +435,11 @@ class OnnxEncoder:
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out, token_out  # type: ignore[return-value] - every slot was filled above
 
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of the tokens whose vectors :meth:`encode_tokens` keeps, per text."""
+        return [[o for o, s in zip(e.offsets, e.special_tokens_mask) if not s]
+                for e in self._tokenizer.encode_batch(list(texts))]
+
     def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = mask[..., None].astype(tokens.dtype)
         if self._pooling == "cls":

@@ -28,12 +28,13 @@ import numpy as np
 
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
-from .late import dequantize, maxsim, query_matrix
+from .late import dequantize, maxsim, query_matrix, sentence_maxsim, token_sentences
 from .lexical import query_tokens
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          named_speakers, put_to, query_terms, sentence_features, without_names)
+from .indexing import embedding_text, passage_context
 from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
@@ -56,9 +57,13 @@ class Candidate:
     sent_cos: np.ndarray
     evidence: Evidence
     spoken_cos: np.ndarray  # sent_cos, with the question put to a speaker it names for their sentences
+    sent_late: np.ndarray | None = None  # MaxSim of each sentence (Retriever._sentence_late)
 
 
 log = logging.getLogger("qa.search")
+
+# Passages whose token-to-sentence map is kept in memory (about 0.5 KB each).
+OWNERS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -595,10 +600,10 @@ class Retriever:
         named = [by_source[gen.records[int(ids_arr[j])].source] for j in picked]
         terms = {names: without_names(qt, names) if names else qt for names in set(named)}
         late = np.zeros(len(picked))
-        for names in terms:
+        q_mats = {names: query_matrix(qtok, names) for names in terms}
+        for names, qm in q_mats.items():
             at = [i for i, n in enumerate(named) if n == names]
-            late[at] = maxsim(query_matrix(qtok, names), *self._token_vectors(gen), gen.token_first,
-                              ids_arr[[picked[i] for i in at]])
+            late[at] = maxsim(qm, *self._token_vectors(gen), gen.token_first, ids_arr[[picked[i] for i in at]])
         put_cos = self._put_cos(gen, qt, named, [int(starts[j]) for j in picked],
                                 [int(offsets[j + 1] - offsets[j]) for j in picked])
         out = []
@@ -609,9 +614,11 @@ class Retriever:
             spoken = sent_cos[a:b]
             if put_cos:
                 spoken = np.array([put_cos.get(first + i, float(c)) for i, c in enumerate(spoken)])
+            sl = self._sentence_late(gen, gen.records[rid], q_mats[names])
             ev = candidate_evidence(terms[names], tables, rid, first, sent_cos[a:b], (*z[j], fused[j]),
-                                    float(dense[j]), float(qc), float(ms), spoken)
-            out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev, spoken))
+                                    float(dense[j]), float(qc), float(ms), spoken,
+                                    float(np.nanmax(sl)) if np.isfinite(sl).any() else float(ms))
+            out.append(Candidate(gen.records[rid], float(fused[j]), float(dense[j]), sent_cos[a:b], ev, spoken, sl))
         return qt, out
 
     def _put_cos(self, gen: Generation, qt: QueryTerms, named: list[tuple[str, ...]], firsts: list[int],
@@ -672,6 +679,34 @@ class Retriever:
             hits.append(self._hit(gen, tables, qt, c, conf))
         return hits
 
+    def _sentence_late(self, gen: Generation, rec: Record, query_rows: np.ndarray) -> np.ndarray:
+        """MaxSim of the question's token rows against each sentence of a passage (NaN where unknown).
+
+        The passage's stored token rows are split by sentence: the tokenizer alone maps
+        them back to the embedded text, once per passage and generation.
+        """
+        n = len(rec.sentences)
+        if not n:
+            return np.full(n, np.nan)
+        a, b = int(gen.token_first[rec.id]), int(gen.token_first[rec.id + 1])
+        cache = gen.token_owners if gen.token_owners is not None else {}
+        gen.token_owners = cache
+        owner = cache.get(rec.id)
+        if owner is None:
+            ctx = passage_context(rec)
+            offsets = self._embedder.token_offsets([embedding_text(rec)])[0]
+            owner = token_sentences(offsets, len(ctx) + 1 if ctx else 0, [e - s for s, e, _ in rec.sentences])
+            if len(owner) != b - a:  # another tokenizer than the build's: no sentence is known
+                owner = np.full(b - a, -1)
+            if len(cache) >= OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap
+                cache.clear()
+            cache[rec.id] = owner.astype(np.int16)
+        vecs, scales = self._token_vectors(gen)
+        rows = np.asarray(vecs[a:b], dtype=np.float32)
+        if scales is not None:
+            rows = rows * scales[a:b, None]
+        return sentence_maxsim(query_rows, rows, owner, n)
+
     @staticmethod
     def _answer_sentence(gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate) -> int:
         """Index (within the passage) of the sentence to highlight.
@@ -684,7 +719,7 @@ class Retriever:
             return 0
         first = int(gen.sentence_first[rec.id])
         lengths = [e - s for s, e, _ in rec.sentences]
-        x = sentence_features(qt, tables, first, c.spoken_cos, lengths)
+        x = sentence_features(qt, tables, first, c.spoken_cos, lengths, c.sent_late)
         model = load_model("sentence", SENTENCE_FEATURES)
         val = model.decision(x) if model is not None else x[:, 0] + 0.15 * x[:, 2]
         qs, qe = (int(v) + rec.start for v in tables.question_span[rec.id])

@@ -138,6 +138,8 @@ class Generation:
     token_vectors32: np.ndarray | None = None
     # Passage ids of each document, for searches kept to some documents (see search.py).
     passages_by_source: dict[str, np.ndarray] | None = None
+    # The sentence of each token row, per passage id; derived on first need (see search.py).
+    token_owners: dict[int, np.ndarray] | None = None
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:

@@ -6,7 +6,8 @@ import numpy as np
 from qa import build_index, Retriever
 from qa.embedding import Embedder
 from qa.indexing import embedding_text
-from qa.late import dequantize, maxsim, quantize, query_matrix
+from qa.late import dequantize, maxsim, quantize, query_matrix, sentence_maxsim, token_sentences
+from qa.indexing import passage_context
 from qa.store import load_generation
 
 HARBOUR = """# The harbour museum
@@ -115,3 +116,42 @@ def test_maxsim_in_memory_and_memory_mapped_agree(interview_index):
     mapped = maxsim(q, gen.token_vectors, gen.token_scales, gen.token_first, ids)  # int8 rows gathered per query
     in_memory = maxsim(q, dequantize(gen.token_vectors, gen.token_scales), None, gen.token_first, ids)  # small index
     assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped, in_memory, atol=1e-5)
+
+
+def test_each_stored_token_row_maps_back_to_its_sentence(interview_index):
+    """The tokenizer's spans of the embedded text split a passage's stored rows by sentence."""
+    gen = load_generation(interview_index[1])
+    e = Embedder()
+    checked = 0
+    for rec in gen.records:
+        if not rec.sentences:
+            continue
+        text = embedding_text(rec)
+        offsets = e.token_offsets([text])[0]
+        assert len(offsets) == gen.token_first[rec.id + 1] - gen.token_first[rec.id]
+        ctx = passage_context(rec)
+        owner = token_sentences(offsets, len(ctx) + 1 if ctx else 0, [b - a for a, b, _ in rec.sentences])
+        sents = [rec.text[a - rec.start : b - rec.start] for a, b, _ in rec.sentences]
+        for (s, t), o in zip(offsets, owner):
+            if o >= 0:  # the token's characters are inside the sentence it is given to
+                assert text[s:t] in sents[o], (text[s:t], sents[o])
+        assert (owner >= 0).any() and (np.diff(owner[owner >= 0]) >= 0).all()  # in order
+        checked += 1
+    assert checked == len([r for r in gen.records if r.sentences]) > 10
+
+
+def test_token_sentences_leaves_the_context_and_the_cut_off_tail_out():
+    # "Q?\nAb cd. Ef." : context "Q?" then the sentences "Ab cd." and "Ef."
+    offsets = [(0, 1), (1, 2), (3, 5), (6, 8), (8, 9), (10, 12), (12, 13)]
+    assert token_sentences(offsets, 3, [6, 3]).tolist() == [-1, -1, 0, 0, 0, 1, 1]
+    assert token_sentences(offsets[:4], 3, [6, 3]).tolist() == [-1, -1, 0, 0]
+
+
+def test_sentence_maxsim_matches_inside_one_sentence_only():
+    rows = np.eye(4, dtype=np.float32)
+    query = np.eye(4, dtype=np.float32)[:2]  # two question tokens: rows 0 and 1
+    got = sentence_maxsim(query, rows, np.array([0, 1, 1, -1]), 3)
+    assert got[0] == 0.5 and got[1] == 0.5 and np.isnan(got[2])  # sentence 2 was cut off
+    both = sentence_maxsim(query, rows, np.array([0, 0, 1, 1]), 2)
+    assert both.tolist() == [1.0, 0.0]
+
