@@ -130,6 +130,12 @@ def embedding_text(p: Passage | Record) -> str:
     return f"{ctx}\n{body}" if ctx else body
 
 
+def body_offset(p: Passage | Record) -> int:
+    """Where :func:`content_text` begins in :func:`embedding_text` (after the context and its newline)."""
+    ctx = passage_context(p)
+    return len(ctx) + 1 if ctx else 0
+
+
 def lock_for(index: str | os.PathLike[str], timeout: float = -1) -> FileLock:
     Path(index).mkdir(parents=True, exist_ok=True)
     return FileLock(str(Path(index) / LOCK), timeout=timeout)

@@ -34,7 +34,7 @@ from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          named_speakers, put_to, query_terms, sentence_features, without_names)
-from .indexing import embedding_text, passage_context
+from .indexing import body_offset, embedding_text
 from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
 
 MAX_QUESTION_CHARS = 1000
@@ -689,13 +689,11 @@ class Retriever:
         if not n:
             return np.full(n, np.nan)
         a, b = int(gen.token_first[rec.id]), int(gen.token_first[rec.id + 1])
-        cache = gen.token_owners if gen.token_owners is not None else {}
-        gen.token_owners = cache
+        cache = gen.token_owners
         owner = cache.get(rec.id)
         if owner is None:
-            ctx = passage_context(rec)
             offsets = self._embedder.token_offsets([embedding_text(rec)])[0]
-            owner = token_sentences(offsets, len(ctx) + 1 if ctx else 0, [e - s for s, e, _ in rec.sentences])
+            owner = token_sentences(offsets, body_offset(rec), [e - s for s, e, _ in rec.sentences])
             if len(owner) != b - a:  # another tokenizer than the build's: no sentence is known
                 owner = np.full(b - a, -1)
             if len(cache) >= OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap

@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -139,7 +139,7 @@ class Generation:
     # Passage ids of each document, for searches kept to some documents (see search.py).
     passages_by_source: dict[str, np.ndarray] | None = None
     # The sentence of each token row, per passage id; derived on first need (see search.py).
-    token_owners: dict[int, np.ndarray] | None = None
+    token_owners: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:

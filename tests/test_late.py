@@ -5,9 +5,8 @@ import numpy as np
 
 from qa import build_index, Retriever
 from qa.embedding import Embedder
-from qa.indexing import embedding_text
+from qa.indexing import body_offset, embedding_text
 from qa.late import dequantize, maxsim, quantize, query_matrix, sentence_maxsim, token_sentences
-from qa.indexing import passage_context
 from qa.store import load_generation
 
 HARBOUR = """# The harbour museum
@@ -129,8 +128,7 @@ def test_each_stored_token_row_maps_back_to_its_sentence(interview_index):
         text = embedding_text(rec)
         offsets = e.token_offsets([text])[0]
         assert len(offsets) == gen.token_first[rec.id + 1] - gen.token_first[rec.id]
-        ctx = passage_context(rec)
-        owner = token_sentences(offsets, len(ctx) + 1 if ctx else 0, [b - a for a, b, _ in rec.sentences])
+        owner = token_sentences(offsets, body_offset(rec), [b - a for a, b, _ in rec.sentences])
         sents = [rec.text[a - rec.start : b - rec.start] for a, b, _ in rec.sentences]
         for (s, t), o in zip(offsets, owner):
             if o >= 0:  # the token's characters are inside the sentence it is given to
