@@ -352,7 +352,7 @@ def sentence_features(qt: QueryTerms, tables: TextTables, first_row: int, sent_c
                       lengths: Sequence[int], late: np.ndarray | None = None) -> np.ndarray:
     """Features of each sentence of one passage (see :data:`SENTENCE_FEATURES`).
 
-    ``late`` is each sentence's MaxSim (``Retriever._sentence_late``; NaN where the model's
+    ``late`` is each sentence's MaxSim (:func:`qa.late.late_scores`; NaN where the model's
     length limit cut the sentence off, which then takes the passage's lowest).
     """
     n = len(sent_cos)

@@ -21,6 +21,9 @@ float16, and a query's candidate rows convert to float32 six times faster
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 from .lexical import stopwords
@@ -57,9 +60,23 @@ def dequantize(tokens: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return np.asarray(tokens, dtype=np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
 
 
-def maxsim(query: np.ndarray, tokens: np.ndarray, scales: np.ndarray | None, first: np.ndarray,
-           ids: np.ndarray) -> np.ndarray:
-    """MaxSim of the question against each of the passages ``ids``.
+@dataclass(frozen=True)
+class LateScores:
+    """MaxSim of one question against some passages, and against each of their sentences."""
+
+    passages: np.ndarray  # one score per passage (0 for a passage without tokens)
+    sentences: list[np.ndarray]  # per passage, one score per sentence (NaN for one without rows)
+
+
+def late_scores(query: np.ndarray, tokens: np.ndarray, scales: np.ndarray | None, first: np.ndarray,
+                ids: np.ndarray, owners: Sequence[np.ndarray] | None = None,
+                counts: Sequence[int] | None = None) -> LateScores:
+    """MaxSim of the question against each of the passages ``ids`` and each of their sentences.
+
+    One product of the question's rows with the candidates' token rows gives both: the
+    passage score takes each question token's best cosine over the whole passage, a
+    sentence's over its own rows only, so each sentence is read in its passage's context
+    and a word the question asks about must be matched inside it.
 
     Args:
         query: ``(q, d)`` question token rows (:func:`query_matrix`).
@@ -68,30 +85,46 @@ def maxsim(query: np.ndarray, tokens: np.ndarray, scales: np.ndarray | None, fir
         scales: Each token row's scale (:func:`quantize`), or None.
         first: First token row of each passage (len = passages + 1).
         ids: The passages to score.
+        owners: For each passage of ``ids``, the sentence of each of its token rows, or -1
+            (:func:`token_sentences`); None scores passages only.
+        counts: For each passage of ``ids``, its number of sentences (with ``owners``).
 
     Returns:
-        One score per passage in ``ids``: the mean over question tokens of the best
-        cosine with a token of the passage (0 for a passage without tokens).
+        A :class:`LateScores`. A score is the mean over question tokens of the best cosine
+        with a token of the passage (or sentence).
     """
-    out = np.zeros(len(ids), dtype=np.float64)
-    if not len(ids) or not len(query):
-        return out
+    ids = np.asarray(ids, dtype=np.int64)
+    counts = list(counts) if owners is not None and counts is not None else [0] * len(ids)
+    passages = np.zeros(len(ids), dtype=np.float64)
+    sentences = [np.full(n, np.nan) for n in counts]
     starts, ends = first[ids], first[ids + 1]
     have = ends > starts
-    if not have.any():
-        return out
+    if not len(ids) or not len(query) or not have.any():
+        return LateScores(passages, sentences)
+    cols = np.concatenate([np.arange(a, b) for a, b in zip(starts[have], ends[have])])
     if scales is None:
         # Already in memory as float32 (a small index, see search.py): one product with every
         # token costs less than gathering the candidates' rows (1.2 against 3.5 ms on the interview).
-        sims = query @ tokens.T
-        for i in np.flatnonzero(have):
-            out[i] = sims[:, starts[i] : ends[i]].max(axis=1).mean()
-        return out
-    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts[have], ends[have])])
-    sims = (query @ np.asarray(tokens[rows], dtype=np.float32).T) * scales[rows]  # (q, rows)
-    offsets = np.concatenate([[0], np.cumsum((ends - starts)[have])[:-1]])
-    out[have] = np.maximum.reduceat(sims, offsets, axis=1).mean(axis=0)
-    return out
+        sims = (query @ tokens.T)[:, cols]
+    else:
+        sims = (query @ np.asarray(tokens[cols], dtype=np.float32).T) * scales[cols]  # (q, cols)
+    lengths = (ends - starts)[have]
+    passages[have] = np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(lengths)[:-1]]), axis=1).mean(axis=0)
+    if owners is None:
+        return LateScores(passages, sentences)
+    # Every column's sentence as one number across the passages; the ones without a sentence go.
+    base = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    label = np.concatenate([np.where(np.asarray(owners[i]) >= 0, base[i] + np.asarray(owners[i], dtype=np.int64), -1)
+                            for i in np.flatnonzero(have)])
+    keep = np.flatnonzero(label >= 0)
+    if len(keep):
+        keep = keep[np.argsort(label[keep], kind="stable")]  # already in order unless a tokenizer surprises
+        lab = label[keep]
+        cuts = np.flatnonzero(np.concatenate([[True], lab[1:] != lab[:-1]]))
+        flat = np.full(int(sum(counts)), np.nan)
+        flat[lab[cuts]] = np.maximum.reduceat(sims[:, keep], cuts, axis=1).mean(axis=0)
+        sentences = [flat[b : b + n] for b, n in zip(base.tolist(), counts)]
+    return LateScores(passages, sentences)
 
 
 def token_sentences(offsets: list[tuple[int, int]], body_start: int, sentence_lengths: list[int]) -> np.ndarray:
@@ -107,21 +140,3 @@ def token_sentences(offsets: list[tuple[int, int]], body_start: int, sentence_le
     which = np.searchsorted(ends, starts, side="right")
     which[(starts < body_start) | (which >= len(sentence_lengths))] = -1
     return which
-
-
-def sentence_maxsim(query: np.ndarray, rows: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """MaxSim of the question against each of a passage's ``n`` sentences, from the passage's token rows.
-
-    The rows are the passage's own contextual vectors, so each sentence is read in its
-    passage's context; a word the question asks about must be matched inside the sentence.
-    A sentence without rows (cut off by the model's length limit) gets NaN.
-    """
-    out = np.full(n, np.nan)
-    if not len(query) or not len(rows):
-        return out
-    sims = query @ np.asarray(rows, dtype=np.float32).T
-    for i in range(n):
-        cols = owner == i
-        if cols.any():
-            out[i] = sims[:, cols].max(axis=1).mean()
-    return out

@@ -28,7 +28,7 @@ import numpy as np
 
 from .embedding import Embedder
 from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
-from .late import dequantize, maxsim, query_matrix, sentence_maxsim, token_sentences
+from .late import dequantize, late_scores, query_matrix, token_sentences
 from .lexical import query_tokens
 from .onnx_model import TokenVectors
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
@@ -57,7 +57,7 @@ class Candidate:
     sent_cos: np.ndarray
     evidence: Evidence
     spoken_cos: np.ndarray  # sent_cos, with the question put to a speaker it names for their sentences
-    sent_late: np.ndarray | None = None  # MaxSim of each sentence (Retriever._sentence_late)
+    sent_late: np.ndarray | None = None  # MaxSim of each sentence (qa.late.late_scores)
 
 
 log = logging.getLogger("qa.search")
@@ -599,22 +599,28 @@ class Retriever:
                 by_source[src] = named_speakers(qt, tables.doc_speakers.get(src, ()))
         named = [by_source[gen.records[int(ids_arr[j])].source] for j in picked]
         terms = {names: without_names(qt, names) if names else qt for names in set(named)}
+        recs = [gen.records[int(ids_arr[j])] for j in picked]
+        owners = self._token_owners(gen, recs)
         late = np.zeros(len(picked))
-        q_mats = {names: query_matrix(qtok, names) for names in terms}
-        for names, qm in q_mats.items():
+        sent_late: list[np.ndarray] = [np.zeros(0)] * len(picked)
+        for names in terms:
             at = [i for i, n in enumerate(named) if n == names]
-            late[at] = maxsim(qm, *self._token_vectors(gen), gen.token_first, ids_arr[[picked[i] for i in at]])
+            got = late_scores(query_matrix(qtok, names), *self._token_vectors(gen), gen.token_first,
+                              ids_arr[[picked[i] for i in at]], [owners[i] for i in at],
+                              [len(recs[i].sentences) for i in at])
+            late[at] = got.passages
+            for i, sl in zip(at, got.sentences):
+                sent_late[i] = sl
         put_cos = self._put_cos(gen, qt, named, [int(starts[j]) for j in picked],
                                 [int(offsets[j + 1] - offsets[j]) for j in picked])
         out = []
-        for j, qc, ms, names in zip(picked, q_cos, late, named):
+        for j, qc, ms, names, sl in zip(picked, q_cos, late, named, sent_late):
             rid = int(ids_arr[j])
             a, b = offsets[j], offsets[j + 1]
             first = int(starts[j])
             spoken = sent_cos[a:b]
             if put_cos:
                 spoken = np.array([put_cos.get(first + i, float(c)) for i, c in enumerate(spoken)])
-            sl = self._sentence_late(gen, gen.records[rid], q_mats[names])
             ev = candidate_evidence(terms[names], tables, rid, first, sent_cos[a:b], (*z[j], fused[j]),
                                     float(dense[j]), float(qc), float(ms), spoken,
                                     float(np.nanmax(sl)) if np.isfinite(sl).any() else float(ms))
@@ -679,31 +685,24 @@ class Retriever:
             hits.append(self._hit(gen, tables, qt, c, conf))
         return hits
 
-    def _sentence_late(self, gen: Generation, rec: Record, query_rows: np.ndarray) -> np.ndarray:
-        """MaxSim of the question's token rows against each sentence of a passage (NaN where unknown).
+    def _token_owners(self, gen: Generation, recs: list[Record]) -> list[np.ndarray]:
+        """The sentence of each stored token row of each passage, or -1 (see :func:`qa.late.token_sentences`).
 
-        The passage's stored token rows are split by sentence: the tokenizer alone maps
-        them back to the embedded text, once per passage and generation.
+        The tokenizer alone maps a passage's rows back to the embedded text: once per passage
+        and generation, and the passages not seen yet in one batch.
         """
-        n = len(rec.sentences)
-        if not n:
-            return np.full(n, np.nan)
-        a, b = int(gen.token_first[rec.id]), int(gen.token_first[rec.id + 1])
         cache = gen.token_owners
-        owner = cache.get(rec.id)
-        if owner is None:
-            offsets = self._embedder.token_offsets([embedding_text(rec)])[0]
-            owner = token_sentences(offsets, body_offset(rec), [e - s for s, e, _ in rec.sentences])
-            if len(owner) != b - a:  # another tokenizer than the build's: no sentence is known
-                owner = np.full(b - a, -1)
-            if len(cache) >= OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap
+        todo = [r for r in recs if r.id not in cache]
+        if todo:
+            if len(cache) + len(todo) > OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap
                 cache.clear()
-            cache[rec.id] = owner.astype(np.int16)
-        vecs, scales = self._token_vectors(gen)
-        rows = np.asarray(vecs[a:b], dtype=np.float32)
-        if scales is not None:
-            rows = rows * scales[a:b, None]
-        return sentence_maxsim(query_rows, rows, owner, n)
+            for rec, offsets in zip(todo, self._embedder.token_offsets([embedding_text(r) for r in todo])):
+                owner = token_sentences(offsets, body_offset(rec), [e - s for s, e, _ in rec.sentences])
+                n = int(gen.token_first[rec.id + 1] - gen.token_first[rec.id])
+                if len(owner) != n:  # another tokenizer than the build's: no sentence is known
+                    owner = np.full(n, -1)
+                cache[rec.id] = owner.astype(np.int16)
+        return [cache[r.id] for r in recs]
 
     @staticmethod
     def _answer_sentence(gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 from qa import build_index, Retriever
 from qa.embedding import Embedder
 from qa.indexing import body_offset, embedding_text
-from qa.late import dequantize, maxsim, quantize, query_matrix, sentence_maxsim, token_sentences
+from qa.late import dequantize, late_scores, quantize, query_matrix, token_sentences
 from qa.store import load_generation
 
 HARBOUR = """# The harbour museum
@@ -58,7 +58,7 @@ def test_maxsim_is_the_mean_best_token_cosine(interview_index):
     _, tv = Embedder().encode_query_tokens("What is the total revenue of the park?")
     q = query_matrix(tv)
     ids = np.array([3, 0, len(gen.records) - 1, 3])
-    got = maxsim(q, gen.token_vectors, gen.token_scales, gen.token_first, ids)
+    got = late_scores(q, gen.token_vectors, gen.token_scales, gen.token_first, ids).passages
     for i, g in zip(ids, got):
         a, b = gen.token_first[i], gen.token_first[i + 1]
         p = dequantize(gen.token_vectors[a:b], gen.token_scales[a:b])
@@ -74,8 +74,8 @@ def test_maxsim_prefers_the_passage_with_the_particulars(tmp_path):
     build_index(corpus, tmp_path / "index")
     gen = load_generation(tmp_path / "index")
     _, tv = Embedder().encode_query_tokens("How many ship models does the museum keep?")
-    scores = maxsim(query_matrix(tv), gen.token_vectors, gen.token_scales, gen.token_first,
-                    np.arange(len(gen.records)))
+    scores = late_scores(query_matrix(tv), gen.token_vectors, gen.token_scales, gen.token_first,
+                         np.arange(len(gen.records))).passages
     best = gen.records[int(np.argmax(scores))]
     assert "340 ship models" in best.text and len(gen.records) == 2
     assert Retriever.load(tmp_path / "index").search("How many ship models does the museum keep?", k=1)[0].text == best.text
@@ -112,9 +112,12 @@ def test_maxsim_in_memory_and_memory_mapped_agree(interview_index):
     gen = load_generation(interview_index[1])
     _, tv = Embedder().encode_query_tokens("How many enterprises are in the park?")
     q, ids = query_matrix(tv), np.array([5, 1, 9, 2])
-    mapped = maxsim(q, gen.token_vectors, gen.token_scales, gen.token_first, ids)  # int8 rows gathered per query
-    in_memory = maxsim(q, dequantize(gen.token_vectors, gen.token_scales), None, gen.token_first, ids)  # small index
-    assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped, in_memory, atol=1e-5)
+    owners = [np.arange(gen.token_first[i + 1] - gen.token_first[i]) % 3 // 2 for i in ids]  # two "sentences" each
+    mapped = late_scores(q, gen.token_vectors, gen.token_scales, gen.token_first, ids, owners, [2] * 4)  # int8 rows gathered
+    in_memory = late_scores(q, dequantize(gen.token_vectors, gen.token_scales), None, gen.token_first, ids,
+                            owners, [2] * 4)  # a small index, all in memory
+    assert isinstance(gen.token_vectors, np.memmap) and np.allclose(mapped.passages, in_memory.passages, atol=1e-5)
+    assert np.allclose(np.stack(mapped.sentences), np.stack(in_memory.sentences), atol=1e-5)
 
 
 def test_each_stored_token_row_maps_back_to_its_sentence(interview_index):
@@ -146,10 +149,33 @@ def test_token_sentences_leaves_the_context_and_the_cut_off_tail_out():
 
 
 def test_sentence_maxsim_matches_inside_one_sentence_only():
-    rows = np.eye(4, dtype=np.float32)
-    query = np.eye(4, dtype=np.float32)[:2]  # two question tokens: rows 0 and 1
-    got = sentence_maxsim(query, rows, np.array([0, 1, 1, -1]), 3)
-    assert got[0] == 0.5 and got[1] == 0.5 and np.isnan(got[2])  # sentence 2 was cut off
-    both = sentence_maxsim(query, rows, np.array([0, 0, 1, 1]), 2)
-    assert both.tolist() == [1.0, 0.0]
+    # Two passages of a six-row table: rows 0-3 (sentences 0, 1, 1 and a context row) and rows 4-5.
+    tokens = np.eye(6, dtype=np.float32)
+    query = np.eye(6, dtype=np.float32)[[0, 1, 4]]  # three question tokens
+    got = late_scores(query, tokens, None, np.array([0, 4, 6]), np.array([0, 1]),
+                      [np.array([0, 1, 1, -1]), np.array([0, 0])], [3, 1])
+    assert np.allclose(got.passages, [2 / 3, 1 / 3])
+    first, second = got.sentences
+    assert np.allclose(first[:2], [1 / 3, 1 / 3]) and np.isnan(first[2])  # sentence 2 was cut off
+    assert np.allclose(second, [1 / 3])
+    alone = late_scores(query, tokens, None, np.array([0, 4, 6]), np.array([1]), [np.array([0, 0])], [1])
+    assert np.allclose(alone.sentences[0], second) and np.allclose(alone.passages, got.passages[1:])
 
+
+def test_late_scores_of_each_sentence_agree_with_its_rows_alone(interview_index):
+    """A sentence's score is the MaxSim against its own rows, whatever else is scored beside it."""
+    gen = load_generation(interview_index[1])
+    _, tv = Embedder().encode_query_tokens("How many enterprises are in the park?")
+    q, e = query_matrix(tv), Embedder()
+    ids = np.array([i for i, r in enumerate(gen.records) if len(r.sentences) > 1][:6])
+    owners = [token_sentences(e.token_offsets([embedding_text(gen.records[i])])[0], body_offset(gen.records[i]),
+                              [b - a for a, b, _ in gen.records[i].sentences]) for i in ids]
+    got = late_scores(q, gen.token_vectors, gen.token_scales, gen.token_first, ids, owners,
+                      [len(gen.records[i].sentences) for i in ids])
+    for i, owner, scores in zip(ids, owners, got.sentences):
+        rows = dequantize(gen.token_vectors[gen.token_first[i] : gen.token_first[i + 1]],
+                          gen.token_scales[gen.token_first[i] : gen.token_first[i + 1]])
+        for n, score in enumerate(scores):
+            mine = rows[owner == n]
+            assert np.isnan(score) if not len(mine) else abs(score - (q @ mine.T).max(axis=1).mean()) < 1e-5
+        assert np.nanmax(scores) <= got.passages[list(ids).index(i)] + 1e-6  # a sentence never beats its passage
