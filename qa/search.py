@@ -696,6 +696,7 @@ class Retriever:
         if todo:
             if len(cache) + len(todo) > OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap
                 cache.clear()
+                todo = list(recs)
             for rec, offsets in zip(todo, self._embedder.token_offsets([embedding_text(r) for r in todo])):
                 owner = token_sentences(offsets, body_offset(rec), [e - s for s, e, _ in rec.sentences])
                 n = int(gen.token_first[rec.id + 1] - gen.token_first[rec.id])

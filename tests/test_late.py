@@ -179,3 +179,18 @@ def test_late_scores_of_each_sentence_agree_with_its_rows_alone(interview_index)
             mine = rows[owner == n]
             assert np.isnan(score) if not len(mine) else abs(score - (q @ mine.T).max(axis=1).mean()) < 1e-5
         assert np.nanmax(scores) <= got.passages[list(ids).index(i)] + 1e-6  # a sentence never beats its passage
+
+
+def test_the_bound_on_kept_sentence_maps_changes_no_answer(interview_index, monkeypatch):
+    """Past ``OWNERS_KEPT`` passages the maps are dropped and made again, which answers the same."""
+    import qa.search
+
+    q = "How many enterprises are in the park?"
+    r = Retriever.load(interview_index[1])
+    want = [(h.text, h.answer_sentence, round(h.score, 6)) for h in r.search(q, k=3)]
+    cache = r._gen.token_owners
+    for rid in list(cache)[::2]:  # some candidates mapped, some not: the next query must clear the rest
+        del cache[rid]
+    monkeypatch.setattr(qa.search, "OWNERS_KEPT", len(cache) + 1)
+    assert [(h.text, h.answer_sentence, round(h.score, 6)) for h in r.search(q, k=3)] == want
+    assert len(cache) == len(r._gen.records)  # cleared, then every candidate mapped again
