@@ -249,6 +249,10 @@ _HAS_NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     r"hundred|thousand|million|billion|trillion|dozen)\b", re.IGNORECASE)
 
+# A sentence that is an image and nothing else: Markdown's "![alt](path)" or an HTML <img> tag,
+# as a Markdown source keeps them. Its alt text repeats a caption, and it answers nothing.
+_ONLY_IMAGES = re.compile(r"\s*(?:(?:!\[(?:\\.|[^\]\\\n])*\]\([^)\n]*\)|<img\b[^>]*>)\s*)+", re.IGNORECASE)
+
 
 def _is_question(sentence: str) -> bool:
     return sentence.rstrip().endswith(("?", "？"))
@@ -710,7 +714,8 @@ class Retriever:
         """Index (within the passage) of the sentence to highlight.
 
         Never the interviewer's: sentences that are questions or that sit in
-        the interviewer's turn are skipped unless nothing else is left.
+        the interviewer's turn are skipped unless nothing else is left, and so
+        are sentences that are only an image.
         """
         rec = c.record
         if not rec.sentences:
@@ -723,6 +728,8 @@ class Retriever:
         qs, qe = (int(v) + rec.start for v in tables.question_span[rec.id])
         for i, (s, e, _) in enumerate(rec.sentences):
             if tables.sent_is_question[first + i] or (qe > qs and s < qe and e > qs):
+                val[i] -= 1e6
+            elif _ONLY_IMAGES.fullmatch(rec.text[s - rec.start : e - rec.start]):
                 val[i] -= 1e6
         return int(np.argmax(val))
 

@@ -113,6 +113,25 @@ def test_a_highlighted_sentence_that_ends_in_a_colon_brings_the_next_one(tmp_pat
     assert hit.text[hit.answer_start - hit.start : hit.answer_end - hit.start] == hit.answer_sentence
 
 
+def test_an_image_alone_is_never_the_highlighted_sentence(tmp_path):
+    from qa import Retriever, build_index
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "portal.md").write_text(
+        "# Security questions\n\nWhen users enroll in the portal, they are asked to set up their account. "
+        "Each user must select four security questions and give answers to them.\n\n"
+        "![Security questions a user selects in the portal](./media/portal/security-questions.png)\n\n"
+        "Then the user confirms the answers, and the enrollment ends.\n", encoding="utf-8")
+    build_index(tmp_path / "c", tmp_path / "i")
+    r = Retriever.load(tmp_path / "i")
+    q = "How many security questions does a user select in the portal?"
+    hit = r.search(q, k=1)[0]
+    assert "![Security questions a user selects" in hit.text  # the image is in the passage, and matches best
+    sentences = [hit.text[s - hit.start : e - hit.start] for s, e, _ in r._gen.records[0].sentences]
+    assert any(s.startswith("![") for s in sentences)
+    assert hit.answer_sentence == "Each user must select four security questions and give answers to them."
+
+
 def test_a_version_number_is_a_term_of_its_own():
     from qa.lexical import Lexical, tokenize
 
