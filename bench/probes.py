@@ -1,6 +1,6 @@
 """Ideas measured and not kept: each one against the shipped method, on the same splits as bench/tune.py.
 
-    python bench/probes.py [--quick]
+    python bench/probes.py [--quick] [--only tokens]
 
 1. **More ranker evidence**, added to the ranker's features and fitted the way
    bench/tune.py fits the ranker (pairwise linear, the other domains at 0.1 of
@@ -31,6 +31,18 @@
    speech re-embedded without them, then passage-only dense search for all 237
    queries over the 35 meetings, before and after. (In the product, with the
    ranker refitted by bench/tune.py, this was not kept: see the README.)
+8. **Token-level evidence for the ranker**, from the MiniLM token vectors that
+   MaxSim reads (qa/late.py), each added alone to the shipped ranker's features
+   (pairwise linear, other domains 0.1, the shipped L2 penalty C = 0.03): MaxSim
+   with each question word weighted by its IDF; the worst-matched question word
+   (its best cosine in the passage); the share of question words matched at
+   cosine 0.6 or more; how far apart in the passage the matched words' best
+   tokens are; the MaxSim of the best 32-token window; and the four together.
+9. **A learned token projection for MaxSim** (ColBERT-style): a 384 x 384 map
+   of the question's and the passages' token vectors, from the identity, with
+   an L2 pull back to it, trained on the SQuAD tune questions' candidates
+   (softmax over each question's 30, scale 20); then the candidates ordered by
+   MaxSim alone, before and after.
 
 Also the shipped ranker refitted with other samplings of its negatives: how far
 the fit's own randomness moves these figures.
@@ -47,7 +59,11 @@ import numpy as np
 
 import sets
 import tune
+from qa.late import dequantize
 from quality import is_right
+
+
+TOKENS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # each index's float32 token rows and first rows (collect)
 
 
 def collect(quick: bool) -> dict:
@@ -66,15 +82,101 @@ def collect(quick: bool) -> dict:
             for j, i in enumerate(ids):
                 meta[i] = (j / max(1, len(ids) - 1), float(pv[i] @ centre), np.log(len(gen.records[i].text)))
         src = np.array([r.source for r in gen.records])
+        tokens = dequantize(gen.token_vectors, gen.token_scales)
+        TOKENS[name] = (tokens, np.asarray(gen.token_first))
+        tables = retriever._tables(gen)
         for part, qs in (("tune", tune_q), ("rep", rep_q)):
             rows = tune.collect(retriever, qs, f"{name}-{part}")
-            rows = [dict(d, meta=np.column_stack([meta[d["ids"]], _document_support(d, src)])) for d in rows]
+            assert len(rows) == len(qs), "a question without candidates: the rows no longer match the questions"
+            rows = [dict(d, meta=np.column_stack([meta[d["ids"]], _document_support(d, src)]),
+                         tokdom=name, **_token_evidence(retriever, tables, tokens, gen.token_first, q.text, d["ids"]))
+                    for d, q in zip(rows, qs)]
             if name == tune.TUNE_DOCS:  # tune only, and part of the fixtures' domain (as in tune.py)
                 out.setdefault(("fixtures", "tune"), []).extend(dict(d, pv=pv[d["ids"]]) for d in rows)
                 break
             out.setdefault((name, part), []).extend(dict(d, pv=pv[d["ids"]]) for d in rows)
         print("collected", name, {p: len(out.get((name, p), [])) for p in ("tune", "rep")}, flush=True)
     return out
+
+
+def _token_evidence(retriever, tables, tokens: np.ndarray, first: np.ndarray, question: str, ids: np.ndarray) -> dict:
+    """The question's content token rows ("qm") and, per candidate ("tok"): IDF-weighted MaxSim,
+    the worst-matched word, the share matched at 0.6, the spread of the matches, the best 32-token window."""
+    from qa.late import query_matrix
+    from qa.lexical import stopwords, tokenize
+    from qa.search import clean_question
+
+    cq = clean_question(question)
+    tv = retriever._query_tokens.get(cq) or retriever._embedder.encode_query_tokens(cq)[1]
+    qm = query_matrix(tv)
+    stop, toks = stopwords(), list(tv.tokens)
+    words = []  # the whole word each kept piece begins, for its IDF (as query_matrix keeps them)
+    for i, t in enumerate(toks):
+        if t.isalnum() and t.lower() not in stop:
+            j, w = i + 1, t
+            while j < len(toks) and toks[j].startswith("##"):
+                w, j = w + toks[j][2:], j + 1
+            words.append(w)
+    idf = np.array([max((tables.idf(s) for s in tokenize(w)), default=0.5) for w in words]) if len(words) == len(qm) \
+        else np.ones(len(qm))
+    idf = np.maximum(idf, 0.1)
+    out = np.zeros((len(ids), 5))
+    for c, pid in enumerate(ids):
+        rows = tokens[first[pid] : first[pid + 1]]
+        if not len(rows) or not len(qm):
+            continue
+        sims = qm @ rows.T
+        best, at = sims.max(axis=1), sims.argmax(axis=1)
+        good = best >= 0.6
+        spread = (at[good].max() - at[good].min()) / 50.0 if good.sum() >= 2 else 0.0
+        window = best.mean() if sims.shape[1] <= 32 else max(
+            sims[:, a : a + 32].max(axis=1).mean() for a in range(0, sims.shape[1] - 31, 8))
+        out[c] = ((best * idf).sum() / idf.sum(), best.min(), good.mean(), min(spread, 5.0), window)
+    return {"qm": qm, "tok": out}
+
+
+def _with_tokens(data: dict, cols: list[int]) -> dict:
+    return {k: [dict(d, x=np.column_stack([d["x"], d["tok"][:, cols]])) for d in v] for k, v in data.items()}
+
+
+def token_projection(data: dict, lam: float) -> None:
+    """Probe 9: a token projection trained on the SQuAD tune rows, then MaxSim alone before and after."""
+    import torch
+
+    eye = torch.eye(384)
+    tok = {name: (torch.from_numpy(rows), first) for name, (rows, first) in TOKENS.items()}
+
+    def scores(W, d) -> "torch.Tensor":
+        table, first = tok[d["tokdom"]]
+        idx = np.concatenate([np.arange(first[i], first[i + 1]) for i in d["ids"]])
+        seg = torch.from_numpy(np.concatenate([np.full(first[i + 1] - first[i], j) for j, i in enumerate(d["ids"])]))
+        p = table[torch.from_numpy(idx)] @ W
+        q = torch.from_numpy(d["qm"]) @ W
+        sims = (q / q.norm(dim=1, keepdim=True).clamp_min(1e-6)) @ (p / p.norm(dim=1, keepdim=True).clamp_min(1e-6)).T
+        best = torch.full((len(q), len(d["ids"])), -2.0).scatter_reduce(1, seg.expand(len(q), -1), sims, "amax")
+        return best.mean(dim=0)
+
+    train = [d for d in data[("squad", "tune")] if d["y"].any() and not d["y"].all() and len(d["qm"])]
+    W = eye.clone().requires_grad_(True)
+    opt = torch.optim.Adam([W], lr=1e-3)
+    for epoch in range(2):
+        order = list(range(len(train))); random.Random(epoch).shuffle(order)
+        for b in range(0, len(order), 16):
+            loss = torch.zeros(())
+            for i in order[b : b + 16]:
+                s = scores(W, train[i]) * 20.0
+                y = torch.from_numpy(train[i]["y"].astype(bool))
+                loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[y], 0)
+            loss = loss / len(order[b : b + 16]) + lam * ((W - eye) ** 2).sum()
+            opt.zero_grad(); loss.backward(); opt.step()
+    W = W.detach()
+
+    def h1(mat, rows):
+        with torch.no_grad():
+            return np.mean([bool(d["y"][int(torch.argmax(scores(mat, d)))]) for d in rows if len(d["qm"])])
+
+    print(f"token projection, L2 {lam:g}: MaxSim-only hit@1, before -> after: " + " ".join(
+        f"{dom} {part} {h1(eye, rows):.3f}->{h1(W, rows):.3f}" for (dom, part), rows in data.items()), flush=True)
 
 
 def _document_support(d: dict, src: np.ndarray) -> np.ndarray:
@@ -236,11 +338,25 @@ def transcript_annotations() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="600-question SQuAD samples")
+    ap.add_argument("--only", choices=("tokens",), help="probes 8 and 9 alone")
     args = ap.parse_args()
     data = collect(args.quick)
     domains = sorted({k for k, _ in data}, key=["squad", "qmsum", "fixtures"].index)
     tr = {k: data[(k, "tune")] for k in domains}
     te = {k: data[(k, "rep")] for k in domains}
+    if args.only != "tokens":
+        others(data, tr, te)
+    shipped = lambda d: tune.linear(tune.fit_pairwise(d, 0.1, C=0.03))  # noqa: E731
+    _show("shipped, C = 0.03", shipped, tr, te)
+    for name, cols in (("IDF-weighted MaxSim", [0]), ("worst-matched word", [1]), ("share matched at 0.6", [2]),
+                       ("spread of the matches", [3]), ("best 32-token window", [4]), ("the last four", [1, 2, 3, 4])):
+        _show(f"C = 0.03 + {name}", shipped, _with_tokens(tr, cols), _with_tokens(te, cols))
+    for lam in (0.01, 0.001):
+        token_projection(data, lam)
+
+
+def others(data: dict, tr: dict, te: dict) -> None:
+    """Probes 1 to 7, and the samplings of the negatives."""
     _show("shipped: pairwise linear", pairwise, tr, te)
     for name, cols in (("+ relative position", [0]), ("+ centrality", [1]), ("+ log length", [2]),
                        ("+ all three", [0, 1, 2])):
