@@ -574,9 +574,15 @@ class Retriever:
         tables = self._tables(gen)
         qt = query_terms(q, q_tok, tables)
         picked: list[int] = []
-        seen: set[str] = set()
+        seen: set[int] = set()
+        keys = gen.text_keys
+        if len(keys) > OWNERS_KEPT:  # the same bound on memory as the sentence maps
+            keys.clear()
         for j in order:
-            key = _normalized(gen.records[int(ids_arr[j])].text)
+            rid = int(ids_arr[j])
+            key = keys.get(rid)
+            if key is None:  # a hash of the words: a passage's text is normalized once per generation
+                key = keys[rid] = hash(_normalized(gen.records[rid].text))
             if key in seen:
                 continue  # the same text from two files (or twice in one): show it once
             seen.add(key)

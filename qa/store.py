@@ -140,6 +140,8 @@ class Generation:
     passages_by_source: dict[str, np.ndarray] | None = None
     # The sentence of each token row, per passage id; derived on first need (see search.py).
     token_owners: dict[int, np.ndarray] = field(default_factory=dict)
+    # Each passage's text reduced to its words, by passage id, for showing the same text once (search.py).
+    text_keys: dict[int, int] = field(default_factory=dict)
 
 
 def manifest_path(index: str | os.PathLike[str]) -> Path:
