@@ -35,7 +35,8 @@ from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          named_speakers, put_to, query_terms, sentence_features, without_names)
 from .indexing import body_offset, embedding_text
-from .store import MANIFEST, Generation, Record, SourceDocument, load_generation, read_manifest, reconstruct
+from .store import (MANIFEST, Generation, Record, SourceDocument, load_generation, nearest, read_manifest,
+                    reconstruct)
 
 MAX_QUESTION_CHARS = 1000
 # The learned ranker reorders this many distinct first-stage candidates: on
@@ -520,10 +521,8 @@ class Retriever:
         n, n_sent = len(gen.records), gen.sentence_index.ntotal
         cand: set[int] = set()
         if only is None:
-            _, ids = gen.passage_index.search(qv, pool)
-            cand.update(int(i) for i in ids[0] if i >= 0)
-            _, sids = gen.sentence_index.search(qv, min(n_sent, pool * 2))
-            cand.update(int(gen.sentence_owner[i]) for i in sids[0] if i >= 0)
+            cand.update(nearest(gen.passage_index, qv[0], pool).tolist())
+            cand.update(gen.sentence_owner[nearest(gen.sentence_index, qv[0], min(n_sent, pool * 2))].tolist())
         else:
             outside = np.ones(n, bool)
             outside[only] = False

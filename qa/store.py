@@ -463,6 +463,28 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
                       tokens, token_scales, token_first)
 
 
+def nearest(index: Any, query: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the (up to) ``k`` stored vectors with the highest inner product with ``query``, best first.
+
+    A Flat index is searched by one matrix-vector product over its own storage (a view, no
+    copy): FAISS spreads even a single query over its OpenMP threads, and on this 2-core
+    machine waking them cost more than the search itself (2.2 ms against 0.37 ms for
+    10,259 sentence vectors). IVF indexes, above ``FLAT_MAX_VECTORS``, go to FAISS.
+    """
+    import faiss
+
+    k = min(int(k), index.ntotal)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(index, faiss.IndexFlat):
+        stored = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        scores = stored @ np.asarray(query, dtype=np.float32).reshape(-1)
+        top = np.argpartition(-scores, k - 1)[:k]
+        return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+    _, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+    return ids[0][ids[0] >= 0].astype(np.int64)
+
+
 def reconstruct(index: Any, ids: np.ndarray) -> np.ndarray:
     """The stored vectors for ``ids`` (Flat and IVF-Flat indexes)."""
     ids = np.asarray(ids, dtype=np.int64)

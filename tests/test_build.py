@@ -457,3 +457,28 @@ def test_manifest_with_a_damaged_skipped_record_is_stale(mixed):
     assert is_stale(corpus, index)
     build_index(corpus, index)
     assert not is_stale(corpus, index)
+
+
+def test_nearest_on_a_flat_index_is_faiss_own_search():
+    """The product's matrix-vector search of a Flat index gives FAISS's answer, best first."""
+    import faiss
+
+    from qa.store import nearest
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    flat = faiss.IndexFlatIP(384)
+    flat.add(vectors)
+    for q in vectors[[0, 7]] + 0.01 * rng.standard_normal((2, 384)).astype(np.float32):
+        _, want = flat.search(q.reshape(1, -1), 50)
+        got = nearest(flat, q, 50)
+        assert got.dtype == np.int64 and got.tolist() == want[0].tolist()
+    assert nearest(flat, vectors[3], 5000).tolist()[:1] == [3] and len(nearest(flat, vectors[3], 5000)) == 3000
+    assert len(nearest(flat, vectors[3], 0)) == 0 and len(nearest(faiss.IndexFlatIP(384), vectors[3], 10)) == 0
+    quantizer = faiss.IndexFlatIP(384)
+    ivf = faiss.IndexIVFFlat(quantizer, 384, 8, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add(vectors)
+    ivf.nprobe = 8  # every list: exact, so the same as the Flat index
+    assert nearest(ivf, vectors[5], 20).tolist() == flat.search(vectors[5:6], 20)[1][0].tolist()
