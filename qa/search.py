@@ -701,18 +701,19 @@ class Retriever:
         and generation, and the passages not seen yet in one batch.
         """
         cache = gen.token_owners
-        todo = [r for r in recs if r.id not in cache]
+        # Read into a local map first: another query's thread may clear the shared one meanwhile.
+        got = {r.id: cache.get(r.id) for r in recs}
+        todo = [r for r in recs if got[r.id] is None]
         if todo:
             if len(cache) + len(todo) > OWNERS_KEPT:  # a bound on memory for a large index; re-tokenizing is cheap
                 cache.clear()
-                todo = list(recs)
             for rec, offsets in zip(todo, self._embedder.token_offsets([embedding_text(r) for r in todo])):
                 owner = token_sentences(offsets, body_offset(rec), [e - s for s, e, _ in rec.sentences])
                 n = int(gen.token_first[rec.id + 1] - gen.token_first[rec.id])
                 if len(owner) != n:  # another tokenizer than the build's: no sentence is known
                     owner = np.full(n, -1)
-                cache[rec.id] = owner.astype(np.int16)
-        return [cache[r.id] for r in recs]
+                got[rec.id] = cache[rec.id] = owner.astype(np.int16)
+        return [got[r.id] for r in recs]
 
     @staticmethod
     def _answer_sentence(gen: Generation, tables: TextTables, qt: QueryTerms, c: Candidate) -> int:
