@@ -31,6 +31,7 @@ from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
 from .late import dequantize, late_scores, query_matrix, token_sentences
 from .lexical import query_tokens
 from .onnx_model import TokenVectors
+from .readers.labels import MARKDOWN_IMAGE
 from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES, Evidence, QueryTerms,
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          named_speakers, put_to, query_terms, sentence_features, without_names)
@@ -252,7 +253,7 @@ _HAS_NUMBER = re.compile(
 
 # A sentence that is an image and nothing else: Markdown's "![alt](path)" or an HTML <img> tag,
 # as a Markdown source keeps them. Its alt text repeats a caption, and it answers nothing.
-_ONLY_IMAGES = re.compile(r"\s*(?:(?:!\[(?:\\.|[^\]\\\n])*\]\([^)\n]*\)|<img\b[^>]*>)\s*)+", re.IGNORECASE)
+_ONLY_IMAGES = re.compile(rf"\s*(?:(?:{MARKDOWN_IMAGE.pattern}|<img\b[^>]*>)\s*)+", re.IGNORECASE)
 
 
 def _is_question(sentence: str) -> bool:

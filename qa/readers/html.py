@@ -12,6 +12,7 @@ import re
 
 from ..errors import DocumentRejected
 from .blocks import Extracted
+from .labels import MARKDOWN_IMAGE
 from .markdown import read_markdown
 
 
@@ -75,8 +76,6 @@ def _superscript(m: re.Match) -> str:
     if not any(c.isalnum() for c in inner) or inner.startswith("["):
         return inner  # a mark ("ebb<sup>℠</sup>", "<sup>†</sup>") or a note already in brackets
     return f"^{inner}" if _EXPONENT_BASE.search(m.string, 0, m.start()) else f"[{inner}]"
-# Alt text may hold escaped brackets ("![\[QGIS main interface\]](/img.png)").
-_IMAGE = re.compile(r"!\[((?:\\.|[^\]\\\n])*)\]\([^)\n]*\)")
 _ESCAPED = re.compile(r"\\([\[\]()*_`])")
 # trafilatura writes bold as **x**, italics as *x* and code as `x` (its underscores are escaped).
 # Spans are matched from the left, so that each mark pairs with its own closing mark.
@@ -97,8 +96,8 @@ def _strip_inline_marks(text: str) -> str:
         if _FENCE.match(line):
             fenced = not fenced
         elif not fenced:
-            if _IMAGE.search(line):
-                line = _IMAGE.sub(lambda m: _ESCAPED.sub(r"\1", m.group(1)).strip(), line)
+            if MARKDOWN_IMAGE.search(line):
+                line = MARKDOWN_IMAGE.sub(lambda m: _ESCAPED.sub(r"\1", m.group(1)).strip(), line)
                 line = line if line.strip() else ""  # a line that held only an image
             line = _SUP.sub(_superscript, _SUB.sub(r"\1", line))
             line = _INLINE_CODE.sub(r"\1", line)  # a code span never makes a label

@@ -54,6 +54,9 @@ ANSWER_LABELS = re.compile(r"^(a|answer|a\d{1,3})$", re.IGNORECASE)
 NUMBERED = r"\(?\d{1,3}[.)]"  # "1.", "2)", "(3)": a numbered list item's marker
 # "o  All dates are ...": plain-text specifications (RFCs) mark items with an "o" and two spaces.
 LIST_ITEM = re.compile(rf"^([-*+•·‣▪–]|{NUMBERED}|\(?[a-z][.)])\s+|^o[ \t]{{2,}}(?=\S)")
+# A Markdown image; group 1 is its alt text, which may hold escaped brackets
+# ("![\[QGIS main interface\]](/img.png)").
+MARKDOWN_IMAGE = re.compile(r"!\[((?:\\.|[^\]\\\n])*)\]\([^)\n]*\)")
 # A whole line in bold, one span: "**How do I write a driver?**", "__Tell us about yourself.__".
 BOLD_LINE = re.compile(r"(\*\*|__)(?![*_\s])(?:(?!\1)[^\n])*?\S\1[ \t]*")
 MD_HEADING = re.compile(r"^(#{1,6})\s+")
