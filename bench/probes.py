@@ -102,21 +102,20 @@ def collect(quick: bool) -> dict:
 def _token_evidence(retriever, tables, tokens: np.ndarray, first: np.ndarray, question: str, ids: np.ndarray) -> dict:
     """The question's content token rows ("qm") and, per candidate ("tok"): IDF-weighted MaxSim,
     the worst-matched word, the share matched at 0.6, the spread of the matches, the best 32-token window."""
-    from qa.late import query_matrix
-    from qa.lexical import stopwords, tokenize
+    from qa.late import kept_pieces, query_matrix
+    from qa.lexical import tokenize
     from qa.search import clean_question
 
     cq = clean_question(question)
     tv = retriever._query_tokens.get(cq) or retriever._embedder.encode_query_tokens(cq)[1]
     qm = query_matrix(tv)
-    stop, toks = stopwords(), list(tv.tokens)
-    words = []  # the whole word each kept piece begins, for its IDF (as query_matrix keeps them)
-    for i, t in enumerate(toks):
-        if t.isalnum() and t.lower() not in stop:
-            j, w = i + 1, t
-            while j < len(toks) and toks[j].startswith("##"):
-                w, j = w + toks[j][2:], j + 1
-            words.append(w)
+    toks = list(tv.tokens)
+    words = []  # the whole word each kept piece begins, for its IDF
+    for i in kept_pieces(toks):
+        j, w = i + 1, toks[i]
+        while j < len(toks) and toks[j].startswith("##"):
+            w, j = w + toks[j][2:], j + 1
+        words.append(w)
     idf = np.array([max((tables.idf(s) for s in tokenize(w)), default=0.5) for w in words]) if len(words) == len(qm) \
         else np.ones(len(qm))
     idf = np.maximum(idf, 0.1)

@@ -71,6 +71,10 @@ class _Group(click.Group):
             _fail(f"unexpected {exc.__class__.__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="qa")
 def main() -> None:
@@ -232,7 +236,10 @@ def inspect(file: str, as_json: bool) -> None:
     passages = document_passages(doc.name, extracted)
     named = name_title(doc.name) if extracted.title is None else None
     title = extracted.title if extracted.title is not None else named
-    shown_title = f"{title!r}" + (" (from the file name, where no heading gives one)" if named else "")
+    if title is None:
+        shown_title = "no title"
+    else:
+        shown_title = f"title {title!r}" + (" (from the file name, where no heading gives one)" if named else "")
     dropped = [b for b in extracted.blocks if b.kind in ("chrome", "metadata") and not is_indexed_metadata(b)]
     if as_json:
         click.echo(json.dumps({
@@ -242,8 +249,8 @@ def inspect(file: str, as_json: bool) -> None:
                          "text": extracted.text[b.start:b.end]} for b in dropped],
         }, ensure_ascii=False, indent=2))
         return
-    click.secho(f"{doc.name}: {extracted.format}, title {shown_title}, {len(passages)} passages, "
-                f"{len(dropped)} blocks set aside", bold=True)
+    click.secho(f"{doc.name}: {extracted.format}, {shown_title}, {_count(len(passages), 'passage')}, "
+                f"{_count(len(dropped), 'block')} set aside", bold=True)
     for i, p in enumerate(passages, 1):
         where = f"[{p.start}:{p.end}]" + (f" p. {p.page}" if p.page else "")
         click.secho(f"\n{i}. {p.kind} {where}" + (f" · section: {p.section}" if p.section else "")

@@ -39,12 +39,17 @@ def query_matrix(tv: TokenVectors, names: tuple[str, ...] = ()) -> np.ndarray:
     All tokens when that leaves none. The pieces that begin a word of ``names``
     (speakers the question names, see ``qa.confidence.without_names``) are left out too.
     """
-    stop = stopwords()
-    words = [w for n in names for w in n.lower().split()]
-    keep = [i for i, t in enumerate(tv.tokens) if t.isalnum() and t.lower() not in stop
-            and not any(w.startswith(t.lower()) for w in words)]
+    keep = kept_pieces(tv.tokens, names)
     rows = tv.vectors[keep] if keep else tv.vectors
     return np.asarray(rows, dtype=np.float32)
+
+
+def kept_pieces(tokens: Sequence[str], names: tuple[str, ...] = ()) -> list[int]:
+    """Positions of the pieces :func:`query_matrix` keeps (empty when it keeps them all)."""
+    stop = stopwords()
+    words = [w for n in names for w in n.lower().split()]
+    return [i for i, t in enumerate(tokens) if t.isalnum() and t.lower() not in stop
+            and not any(w.startswith(t.lower()) for w in words)]
 
 
 def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,10 +54,14 @@ TOKEN_FIRST = "token_first.npy"
 TOKEN_SCALES = "token_scales.npy"
 BM25_DIR = "bm25"
 SENTENCE_BM25_DIR = "bm25_sentences"
-# Up to this many vectors per index, exact search: Flat costs about 0.15 ms per
-# 1,000 vectors per query here (bench/scale.py), and a query searches both the
-# passage and the sentence index, so 20,000 keeps the dense side at a few
-# milliseconds next to ~15 ms of query encoding. Above it, IVF with nlist = 4·sqrt(n).
+# Up to this many vectors per index, exact search. `nearest` does it with one
+# matrix-vector product, about 0.04 ms per 1,000 vectors per query here (0.37 ms
+# for SQuAD's 10,259 sentence vectors; FAISS's own Flat search measured about
+# 0.15 ms per 1,000 in bench/scale.py, most of it waking its threads). A query
+# searches both the passage and the sentence index, so 20,000 keeps the dense
+# side near a millisecond next to ~15 ms of query encoding; the threshold was set
+# when FAISS searched Flat indexes too, and IVF's recall below costs nothing at
+# this size. Above it, IVF with nlist = 4·sqrt(n).
 # nprobe from real MiniLM vectors (bench/scale.py --real, bench/RESULTS.md §4):
 # at 20,000 and 50,000 vectors, nprobe=64 kept recall@100 (the candidate pool)
 # at 0.996 and 0.999 on average, 5th percentile 0.98 and 1.0; nprobe=32 dropped

@@ -87,6 +87,15 @@ def test_inspect_shows_passages_and_dropped_lines():
     assert data["title"] is None and data["indexed_title"] == "fosdem 2016 dave neary interview"
 
 
+def test_inspect_says_no_title_rather_than_none(tmp_path):
+    # A file name that gives no title ("notes.txt" names no subject) and one paragraph.
+    path = tmp_path / "notes.txt"
+    path.write_text("The boiler is serviced every spring by the landlord.\n", encoding="utf-8")
+    out = qa("inspect", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "notes.txt: text, no title, 1 passage, 0 blocks set aside"
+
+
 def test_service_accepts_uploaded_pdf_and_docx(tmp_path):
     service = QAService(tmp_path / "corpus", tmp_path / "index", admin_password="pw")
     added, errors = service.add_files("pw", [str(FIXTURES / "wikipedia_mozilla_2015.pdf"),
