@@ -107,8 +107,6 @@ def _build(corpus: str, index: str, model: str | None = None) -> None:
     from .indexing import build_index
 
     progress, close = _progress_bar()
-    if not Path(corpus).is_dir():
-        raise QAError(f"no corpus folder at {corpus}/: create it and put documents (.txt, .md, .html, .pdf, .docx, .srt, .vtt) in it")
     try:
         report = build_index(corpus, index, model=model, progress=progress, lock_timeout=0,
                              on_note=lambda m: click.secho(m, fg="yellow", err=True))

@@ -25,7 +25,7 @@ from .readers.text import read_text
 from .corpus import SUFFIXES, Skipped, file_digests, file_hashes, name_title, scan
 from .embedding import Embedder
 from .late import quantize
-from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexNotFound
+from .errors import BuildInProgress, CorpusError, IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
 from .lexical import Lexical
 from .store import (
     FORMAT_VERSION,
@@ -194,8 +194,16 @@ def build_index(
         A :class:`BuildReport`.
 
     Raises:
+        CorpusError: ``corpus`` is not a folder. A mistyped path must not build an empty
+            index over a good one.
+        IndexWriteError: ``index`` is a file.
         BuildInProgress: Another build holds the lock past ``lock_timeout``.
     """
+    if not Path(corpus).is_dir():
+        raise CorpusError(f"no corpus folder at {corpus}: create it and put documents "
+                          f"({', '.join(sorted(SUFFIXES))}) in it, or give the folder that holds them")
+    if Path(index).exists() and not Path(index).is_dir():
+        raise IndexWriteError(f"{index} is a file, not an index folder: give another index path")
     t0 = time.perf_counter()
     note = on_note or (lambda _msg: None)
     tick = progress or (lambda _stage, _done, _total: None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import (BuildInProgress, IndexCorrupt, IndexWriteError, IndexMismatch, IndexNotFound, Retriever, build_index,
+from qa import (BuildInProgress, CorpusError, IndexCorrupt, IndexWriteError, IndexMismatch, IndexNotFound, Retriever, build_index,
                 is_stale)
 from qa.store import Writer, load_generation, read_manifest, write_generation
 
@@ -157,6 +157,21 @@ def test_second_build_can_refuse_instead_of_waiting(workspace):
     with lock_for(index):
         with pytest.raises(BuildInProgress, match="another build"):
             build_index(corpus, index, lock_timeout=0)
+
+
+def test_a_mistyped_corpus_path_keeps_the_index(workspace, tmp_path):
+    # Scanning a missing folder finds no documents; building that would empty a good index.
+    corpus, index = workspace
+    before = read_manifest(index)
+    for wrong in (tmp_path / "typo_corpus", corpus / "optics_valley_interview.txt"):
+        with pytest.raises(CorpusError, match="no corpus folder at"):
+            build_index(wrong, index)
+    assert read_manifest(index) == before
+    assert Retriever.load(index).documents() == ["optics_valley_interview.txt"]
+    a_file = tmp_path / "index.txt"
+    a_file.write_text("not an index", encoding="utf-8")
+    with pytest.raises(IndexWriteError, match="is a file, not an index folder"):
+        build_index(corpus, a_file)
 
 
 def test_missing_index(tmp_path):
