@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import QAError
+from .errors import BadQuestion, QAError
 from .search import Retriever
 
 
@@ -49,8 +49,22 @@ class EvalReport:
         return d
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a questions file; each line a JSON object with a ``question`` field."""
+def read_jsonl(path: str | os.PathLike[str], *, answers: bool = False) -> list[dict[str, Any]]:
+    """Read a questions file; each line a JSON object with a non-empty ``question`` string.
+
+    Args:
+        path: The JSONL file.
+        answers: Also require ``answer_contains``: a list of non-empty strings (one string
+            is taken as a list of one). Scoring a string as a list would test it one
+            character at a time and count nearly every passage as right.
+
+    Returns:
+        The rows, each with its 1-based line number under ``"line"``.
+
+    Raises:
+        QAError: The file cannot be read, or a line is not such an object (the message
+            gives its line number).
+    """
     rows = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -61,10 +75,20 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             continue
         try:
             row = json.loads(line)
-            row["question"]  # noqa: B018 - presence check
-        except (ValueError, KeyError, TypeError):
-            raise QAError(f"{path}:{n}: expected a JSON object with a \"question\" field") from None
-        rows.append(row)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise QAError(f"{path}:{n}: expected a JSON object with a non-empty \"question\" string")
+        if answers:
+            expected = row.get("answer_contains")
+            if isinstance(expected, str):
+                expected = [expected]
+            if (not isinstance(expected, list) or not expected
+                    or not all(isinstance(e, str) and e for e in expected)):
+                raise QAError(f"{path}:{n}: \"answer_contains\" must list the strings a right passage "
+                              f"holds, as in {{\"question\": \"...\", \"answer_contains\": [\"...\"]}}")
+            row["answer_contains"] = expected
+        rows.append({**row, "line": n})
     return rows
 
 
@@ -84,15 +108,18 @@ def evaluate(
     Returns:
         An :class:`EvalReport`.
     """
-    rows = read_jsonl(questions)
+    rows = read_jsonl(questions, answers=True)
     if not rows:
         raise QAError(f"{questions} has no questions")
     h1 = h3 = answered = 0
     rr = 0.0
     misses = []
     for row in rows:
-        expected = row.get("answer_contains") or []
-        hits = retriever.search(row["question"], k=5)
+        expected = row["answer_contains"]
+        try:
+            hits = retriever.search(row["question"], k=5)
+        except BadQuestion as exc:
+            raise QAError(f"{questions}:{row['line']}: {exc}") from None
         ranks = [i for i, h in enumerate(hits, 1) if any(s in h.text for s in expected)]
         first = ranks[0] if ranks else None
         h1 += first == 1
@@ -105,7 +132,12 @@ def evaluate(
     report = EvalReport(n, h1 / n, h3 / n, rr / n, answered / n, misses=tuple(misses))
     if off_topic:
         off = read_jsonl(off_topic)
-        abstained = sum(not retriever.answer(r["question"]).found for r in off)
+        abstained = 0
+        for r in off:
+            try:
+                abstained += not retriever.answer(r["question"]).found
+            except BadQuestion as exc:
+                raise QAError(f"{off_topic}:{r['line']}: {exc}") from None
         report = EvalReport(**{**report.__dict__, "off_topic": len(off),
                                "abstained": abstained / len(off) if off else None})
     return report

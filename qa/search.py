@@ -40,6 +40,7 @@ from .store import (MANIFEST, Generation, Record, SourceDocument, load_generatio
                     reconstruct)
 
 MAX_QUESTION_CHARS = 1000
+MAX_K = 50  # passages per search; the CLI's -k has the same range
 # The learned ranker reorders this many distinct first-stage candidates: on
 # SQuAD the right passage is among the first 30 for over 99% of questions.
 RERANK_DEPTH = 30
@@ -205,13 +206,15 @@ class Answer:
                 "hits": [h.to_dict() for h in self.hits]}
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+# Lone surrogates too: they come from bytes that were not UTF-8 (a shell's argv decodes them
+# with surrogateescape; JSON may carry "\ud800") and the tokenizer refuses such a string.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff\ud800-\udfff]")
 
 
 def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """Normalize a question, or raise :class:`BadQuestion` saying what is wrong.
 
-    Control characters become spaces and runs of white space collapse.
+    Control characters and lone surrogates become spaces and runs of white space collapse.
     """
     if not isinstance(question, str):
         raise BadQuestion("the question must be text")
@@ -231,7 +234,23 @@ def _source_names(sources: Sequence[str] | str | None) -> list[str]:
     """``sources`` as sorted distinct names; a single string is one name, and None or empty is none."""
     if sources is None:
         return []
-    return sorted({sources} if isinstance(sources, str) else set(sources))
+    if isinstance(sources, str):
+        return [sources]
+    try:
+        names = set(sources)
+    except TypeError:
+        names = {None}
+    if not all(isinstance(n, str) for n in names):
+        raise BadQuestion("sources must be document names (strings, as each hit's source gives them), "
+                          f"not {sources!r:.80}")
+    return sorted(names)
+
+
+def check_k(k: Any) -> int:
+    """``k`` as a count of passages, or :class:`BadQuestion` naming the valid range."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise BadQuestion(f"k must be a whole number from 1 to {MAX_K}, not {k!r:.40}")
+    return int(k)
 
 
 def _rows_of(gen: Generation, ids: np.ndarray) -> np.ndarray:
@@ -414,11 +433,12 @@ class Retriever:
                 one name may be given as a string); ``None`` or empty searches them all.
 
         Raises:
-            BadQuestion: The question is empty or over the length limit.
+            BadQuestion: The question is empty or over the length limit, ``k`` is not a whole
+                number from 1 to :data:`MAX_K`, or ``sources`` holds something other than names.
             DocumentNotFound: A name in ``sources`` is not in the index.
         """
         q = clean_question(question)
-        k = max(1, int(k))
+        k = check_k(k)
         gen = self._gen  # one generation for the whole query, even if a refresh swaps it
         only = self._only(gen, sources)
         if not gen.records or (only is not None and not len(only)):

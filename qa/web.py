@@ -167,6 +167,14 @@ def _document_names(documents: Any) -> list[str] | None:
     raise BadQuestion("documents must be a list of document names, as each hit's \"source\" gives them")
 
 
+def _passages(k: Any) -> int:
+    """The API's ``k``, held to the 1 to 10 that the page offers (a number out of range is clamped)."""
+    try:
+        return max(1, min(10, int(k)))
+    except (TypeError, ValueError, OverflowError):
+        raise BadQuestion(f"k must be a whole number from 1 to 10, not {k!r:.40}") from None
+
+
 def _scopes(names: list[str]) -> list[tuple[str, str]]:
     """The chat's "Answer from" choices: every document, or one (the empty value is all of them)."""
     return [("All documents", "")] + [(n, n) for n in names]
@@ -262,12 +270,13 @@ def create_app(service: QAService) -> gr.Blocks:
             caller = Caller.from_request(request) if request is not None else Caller("unknown")
             hist = history if isinstance(history, list) else []
             searched = service.resolve(question, hist).searched
-            out = service.ask(searched, k=max(1, min(10, int(k))), caller=caller,
+            out = service.ask(searched, k=_passages(k), caller=caller,
                               sources=_document_names(documents)).to_dict()
             return {**out, "asked": question, "searched_for": searched}
         except QAError as exc:
-            return {"question": question if isinstance(question, str) else "", "found": False,
-                    "message": str(exc), "error": str(exc), "hits": []}
+            # Not the whole of a refused 1 MB question back to the caller.
+            asked = question[:MAX_QUESTION_CHARS] if isinstance(question, str) else ""
+            return {"question": asked, "found": False, "message": str(exc), "error": str(exc), "hits": []}
         except Exception:
             log.exception("api ask failed")
             return {"question": "", "found": False, "message": "internal error", "error": "internal error",

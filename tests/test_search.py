@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from qa import Answer, BadQuestion, Hit, Retriever
+from qa import Answer, BadQuestion, Hit, QAError, Retriever
 from qa.evaluate import evaluate
 
 
@@ -45,6 +45,28 @@ def test_dev_questions_meet_the_bar(retriever, dev_path, off_topic_path):
     assert report.abstained == 1.0
 
 
+def test_eval_reads_answers_strictly(retriever, tmp_path):
+    path = tmp_path / "q.jsonl"
+    # One string is one answer: tested as characters, "zzz" would count almost any passage as right.
+    path.write_text('{"question": "What is the total revenue?", "answer_contains": "no passage says zzz"}\n',
+                    encoding="utf-8")
+    report = evaluate(retriever, path)
+    assert report.hit_at_1 == 0.0 and report.hit_at_3 == 0.0 and report.misses[0].rank is None
+    for n, bad in enumerate(['{"question": "Who?", "answer": "Lizard Island"}',
+                             '{"question": "Who?", "answer_contains": []}',
+                             '{"question": "Who?", "answer_contains": [3]}',
+                             '{"question": "", "answer_contains": ["x"]}',
+                             '{"question": ["Who?"], "answer_contains": ["x"]}',
+                             '["Who?"]']):
+        path.write_text('{"question": "What is the total revenue?", "answer_contains": ["revenue"]}\n' + bad + "\n",
+                        encoding="utf-8")
+        with pytest.raises(QAError, match=rf"q\.jsonl:2: "):
+            evaluate(retriever, path)
+    path.write_text('{"question": "' + "word " * 400 + '", "answer_contains": ["x"]}\n', encoding="utf-8")
+    with pytest.raises(QAError, match=r"q\.jsonl:1: the question is 1,999 characters; the limit is 1,000"):
+        evaluate(retriever, path)
+
+
 def test_answer_found_and_abstains(retriever, off_topic_questions):
     ans = retriever.answer("How many enterprises are registered in Optics Valley Bio City?", k=3)
     assert isinstance(ans, Answer) and ans.found and len(ans.hits) == 3
@@ -64,6 +86,21 @@ def test_empty_questions_are_refused_clearly(retriever, question):
         retriever.search(question)
 
 
+@pytest.mark.parametrize("k", [0, -1, 51, 2.5, "3", None, True])
+def test_k_outside_its_range_is_refused(retriever, k):
+    # Before: k=0 and k=-1 returned one hit, 2.5 two, and None raised a bare TypeError.
+    with pytest.raises(BadQuestion, match="k must be a whole number from 1 to 50"):
+        retriever.search("total revenue", k=k)
+    with pytest.raises(BadQuestion, match="k must be a whole number from 1 to 50"):
+        retriever.answer("total revenue", k=k)
+
+
+@pytest.mark.parametrize("sources", [5, [5], ["optics_valley_interview.txt", None]])
+def test_sources_that_are_not_names_are_refused(retriever, sources):
+    with pytest.raises(BadQuestion, match="sources must be document names"):
+        retriever.search("total revenue", sources=sources)
+
+
 def test_huge_questions_are_refused_quickly(retriever):
     for size in (1001, 100_000, 1_000_000):
         t = time.perf_counter()
@@ -79,6 +116,9 @@ def test_odd_questions_get_sane_answers(retriever):
         "<script>alert(1)</script>": "<script>alert(1)</script>",  # kept as text; escaping is the page's job
         "' OR 1=1 --": "' OR 1=1 --",
         "a": "a",
+        # Lone surrogates: "\ud800" sent as JSON, and a Latin-1 byte in a shell's argument.
+        "revenue \ud800 of the park": "revenue of the park",
+        "caf\udce9 revenue": "caf revenue",
     }
     for q, expected in cleaned.items():
         ans = retriever.answer(q)

@@ -278,6 +278,19 @@ def test_api_endpoint_with_gradio_client(app_url):
     assert one["error"].startswith("no document 'nope.md' in the index")  # a string is one name, not ignored
     assert client.predict("How many enterprises are registered in Optics Valley Bio City?", 2, [], [],
                           api_name="/ask")["hits"] == result["hits"]
+    # A lone surrogate ("\ud800" in the JSON) once reached the tokenizer: "internal error".
+    # Sent as raw JSON: gradio_client cannot encode it, any other client can.
+    import httpx
+
+    body = b'{"data": ["How many enterprises are \\ud800 registered in Optics Valley Bio City?", 2, [], null]}'
+    event = httpx.post(app_url[0] + "/gradio_api/call/ask", content=body, timeout=60,
+                       headers={"Content-Type": "application/json"}).json()["event_id"]
+    stream = httpx.get(app_url[0] + f"/gradio_api/call/ask/{event}", timeout=60).text
+    odd = json.loads(next(line[5:] for line in stream.splitlines() if line.startswith("data:")))[0]
+    assert "error" not in odd and odd["found"] and any("1,200" in h["text"] for h in odd["hits"])
+    assert odd["question"] == "How many enterprises are registered in Optics Valley Bio City?"
+    huge = client.predict("why " * 50_000, 2, api_name="/ask")
+    assert "limit is 1,000" in huge["error"] and len(huge["question"]) == 1000  # not 200,000 characters echoed
 
 
 def test_mcp_tool_answers(app_url):
