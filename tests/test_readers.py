@@ -98,6 +98,25 @@ def test_pasted_page_byline_copyright_and_short_heading():
     assert {"byline", "copyright line"} <= dropped
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("name", ["notes.txt", "notes.md", "notes.html"])
+def test_text_with_a_byte_order_mark_is_read_in_its_encoding(codec, name):
+    # Notepad's "Unicode" and PowerShell's `>` write UTF-16 with a mark; it was refused as binary.
+    text = ("<html><head><title>Quokkas</title></head><body><article><p>The Quokka Society was founded in "
+            "1999 in Perth.</p></article></body></html>") if name.endswith(".html") \
+        else "The Quokka Society was founded in 1999 in Perth."
+    data = ("\ufeff" + text).encode(codec) if codec == "utf-16-be" else text.encode(codec)
+    _, ps = passages_of(name, data)
+    assert [p.text for p in ps] == ["The Quokka Society was founded in 1999 in Perth."]
+
+
+def test_utf16_without_its_mark_or_broken_is_refused_clearly():
+    with pytest.raises(DocumentRejected, match="looks binary .*UTF-16 with a byte-order mark"):
+        read("notes.txt", "The Quokka Society.".encode("utf-16-le"))
+    with pytest.raises(DocumentRejected, match="UTF-16 byte-order mark but is not valid UTF-16"):
+        read("notes.txt", b"\xff\xfe" + "The Quokka".encode("utf-16-le") + b"\x00\xdc")
+
+
 def test_faq_headings_are_questions():
     text = "# FAQ\n\n## Is it really free?\n\nYes, for personal use.\n\n## Can I self-host it?\n\nYes, with Docker.\n"
     _, ps = passages_of("faq.md", text.encode())

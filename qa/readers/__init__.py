@@ -29,11 +29,27 @@ def decode(data: bytes, name: str) -> str:
     """Decode a text document's bytes, or say exactly why they are not usable text.
 
     Raises:
-        DocumentRejected: The bytes are binary, not UTF-8, or too large.
+        DocumentRejected: The bytes are binary, not UTF-8 (nor UTF-16 or UTF-32 with a
+            byte-order mark), or too large.
     """
     _check_size(data, name)
+    # Windows tools (Notepad's "Unicode", PowerShell's redirection) save UTF-16 with a
+    # byte-order mark; the mark says the encoding for certain, so such a file is read.
+    for bom, codec in ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+                       (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise DocumentRejected(f"{name}: starts with a {codec[:6].upper()} byte-order mark but is not valid "
+                                       f"{codec[:6].upper()} (bad bytes at offset {exc.start + len(bom)}); "
+                                       "re-save it as UTF-8") from None
+            if "\x00" in text:
+                raise DocumentRejected(f"{name}: looks binary (contains NUL characters); only text is indexed")
+            return text
     if b"\x00" in data[:8192]:
-        raise DocumentRejected(f"{name}: looks binary (contains NUL bytes); only UTF-8 text is indexed")
+        raise DocumentRejected(f"{name}: looks binary (contains NUL bytes); only UTF-8 text is indexed "
+                               "(or UTF-16 with a byte-order mark)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
