@@ -18,6 +18,9 @@ from .errors import QAError
 
 CORPUS = click.option("--corpus", default="corpus", show_default=True, type=click.Path(file_okay=False),
                       help="Folder of documents (.txt .md .html .htm .pdf .docx .srt .vtt).")
+# For commands that only read the index: the corpus to check it against, by default the one it was built from.
+BUILT_FROM = click.option("--corpus", default=None, type=click.Path(file_okay=False),
+                          help="Folder of documents to check the index against [default: the one it was built from].")
 INDEX = click.option("--index", default="index", show_default=True, type=click.Path(file_okay=False),
                      help="Index folder.")
 
@@ -69,6 +72,22 @@ class _Group(click.Group):
             if os.environ.get("QA_DEBUG"):
                 raise
             _fail(f"unexpected {exc.__class__.__name__}: {exc} (set QA_DEBUG=1 for a traceback)")
+
+
+def _built_from(corpus: str | None, index: str) -> str | None:
+    """The corpus folder to check ``index`` against: the one given, else the one its build recorded."""
+    from .store import read_manifest
+
+    if corpus is not None:
+        return corpus
+    recorded = read_manifest(index).get("corpus")
+    return recorded if isinstance(recorded, str) and Path(recorded).is_dir() else None
+
+
+def _build_command(corpus: str, index: str) -> str:
+    """The `qa build` that refreshes ``index`` from ``corpus``, with the paths it needs."""
+    return "qa build" + (f" --corpus {corpus}" if Path(corpus) != Path("corpus") else "") \
+        + (f" --index {index}" if Path(index) != Path("index") else "")
 
 
 def _count(n: int, noun: str) -> str:
@@ -152,16 +171,17 @@ def _print_answer(ans: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
 @click.option("--doc", "docs", multiple=True, metavar="NAME",
               help="Answer from this document only (repeat for several; names as the sources show them).")
-@CORPUS
+@BUILT_FROM
 @INDEX
-def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str, index: str) -> None:
+def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str | None, index: str) -> None:
     """Answer QUESTION from the index."""
     from .indexing import is_stale
     from .search import Retriever
 
     retriever = Retriever.load(index)
-    if Path(corpus).is_dir() and is_stale(corpus, index):
-        click.secho(f"warning: {corpus}/ has changed since {index}/ was built: run `qa build`",
+    corpus = _built_from(corpus, index)
+    if corpus is not None and Path(corpus).is_dir() and is_stale(corpus, index):
+        click.secho(f"warning: {corpus} has changed since {index} was built: run `{_build_command(corpus, index)}`",
                     fg="yellow", err=True)
     ans = retriever.answer(question, k=k, sources=list(docs))  # none given: every document
     if as_json:
@@ -265,22 +285,31 @@ def inspect(file: str, as_json: bool) -> None:
 
 
 @main.command()
-@CORPUS
+@BUILT_FROM
 @INDEX
-def status(corpus: str, index: str) -> None:
-    """List the indexed documents and say whether the index is up to date."""
+def status(corpus: str | None, index: str) -> None:
+    """List the indexed documents and the files left out, and say whether the index is up to date."""
     from .indexing import is_stale
     from .store import read_manifest
 
     manifest = read_manifest(index)
-    click.echo(f"{index}/: {manifest['passages']} passages, model {manifest['model']['name']}, "
+    click.echo(f"{index}/: {_count(manifest['passages'], 'passage')}, model {manifest['model']['name']}, "
                f"built {manifest['built_at']}")
     for name, f in sorted(manifest["files"].items()):
-        click.echo(f"  {name}: {f['passages']} passages, indexed {f['indexed_at']}")
-    if is_stale(corpus, index):
-        click.secho(f"stale: {corpus}/ has changed since the last build: run `qa build`", fg="yellow")
+        click.echo(f"  {name}: {_count(f['passages'], 'passage')}, indexed {f['indexed_at']}")
+    skipped = manifest.get("skipped") or {}
+    if skipped:
+        click.secho(f"not indexed ({len(skipped)}):", fg="yellow")
+        for name, f in sorted(skipped.items()):
+            click.secho(f"  {name}: {f.get('reason', '?') if isinstance(f, dict) else '?'}", fg="yellow")
+    corpus = _built_from(corpus, index)
+    if corpus is None:
+        click.echo("the corpus it was built from is gone; give --corpus to check it against another folder")
+    elif is_stale(corpus, index):
+        click.secho(f"stale: {corpus} has changed since the last build: run `{_build_command(corpus, index)}`",
+                    fg="yellow")
     else:
-        click.echo("up to date")
+        click.echo(f"up to date with {corpus}")
 
 
 @main.command(name="eval")

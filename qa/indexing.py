@@ -303,7 +303,7 @@ def build_index(
             "package_version": __version__,
             "chunker_version": CHUNKER_VERSION,
             "model": {"name": embedder.name, "dimension": dim},
-            "corpus": str(corpus),
+            "corpus": str(Path(corpus).resolve()),  # absolute: `qa ask` and `qa status` check against it
             "built_at": indexed_at,
             "passages": len(records),
             "sentences": len(s_list),

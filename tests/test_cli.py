@@ -124,7 +124,7 @@ def test_stale_index_is_reported(workspace):
     corpus, index = workspace
     (corpus / "new.txt").write_text("A brand new document about lighthouses and their keepers.")
     out = qa("ask", "total revenue", "--index", str(index), "--corpus", str(corpus))
-    assert out.returncode == 0 and "run `qa build`" in out.stderr
+    assert out.returncode == 0 and f"run `qa build --corpus {corpus} --index {index}`" in out.stderr
 
 
 def test_eval(interview_index, dev_path, off_topic_path):
@@ -150,6 +150,30 @@ def test_errors_are_one_line(tmp_path, workspace):
         no_traceback(proc)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], proc.stderr
+
+
+def test_status_and_ask_check_the_corpus_the_index_was_built_from(tmp_path, monkeypatch):
+    # Before, with no --corpus they compared ./corpus (absent here) and advised a plain `qa build`.
+    from click.testing import CliRunner
+
+    from qa import build_index
+    from qa.cli import main
+
+    corpus, index = tmp_path / "docs", tmp_path / "idx"
+    corpus.mkdir()
+    (corpus / "zebra.md").write_text("# Zebra router\n\nHold the reset button for 15 seconds.\n", encoding="utf-8")
+    (corpus / "empty.txt").write_bytes(b"")
+    build_index(corpus, index)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    out = CliRunner().invoke(main, ["status", "--index", str(index)])
+    assert out.exit_code == 0, out.output
+    assert f"up to date with {corpus}" in out.output
+    assert "not indexed (1):" in out.output and "  empty.txt: empty (no text to index)" in out.output
+    (corpus / "zebra.md").write_text("# Zebra router\n\nHold the reset button for 20 seconds.\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["ask", "How long do I hold the reset button?", "--index", str(index)])
+    assert out.exit_code == 0 and f"run `qa build --corpus {corpus} --index {index}`" in out.stderr
+    assert f"stale: {corpus} has changed" in CliRunner().invoke(main, ["status", "--index", str(index)]).output
 
 
 def test_status_and_ask_run_no_reader_to_check_staleness(mixed, reader_calls):
