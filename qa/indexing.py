@@ -225,7 +225,8 @@ def build_index(
         except IndexNotFound:
             previous = None
         except (IndexCorrupt, IndexMismatch) as exc:
-            note(f"previous index not reused: {exc}")
+            # Its advice ("run `qa build`") is what this build is doing.
+            note(f"previous index not reused, so every passage is embedded anew: {str(exc).split(': run `')[0]}")
             previous = None
         p_cache, s_cache, t_cache, old_hashes = _previous_vectors(index, previous, embedder.name, note)
         old_files = previous.get("files", {}) if previous else {}

@@ -36,8 +36,8 @@ from .confidence import (CONF_FEATURES, MODELS, RANK_FEATURES, SENTENCE_FEATURES
                          TextTables, build_tables, candidate_evidence, confidence_features, load_model,
                          named_speakers, put_to, query_terms, sentence_features, without_names)
 from .indexing import body_offset, embedding_text
-from .store import (MANIFEST, Generation, Record, SourceDocument, load_generation, nearest, read_manifest,
-                    reconstruct)
+from .store import (MANIFEST, Generation, Record, SourceDocument, build_command, load_generation, nearest,
+                    read_manifest, reconstruct)
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50  # passages per search; the CLI's -k has the same range
@@ -835,11 +835,11 @@ def _check_model(index: str | os.PathLike[str], manifest: dict[str, Any], model:
     try:
         expected = int(manifest["model"]["dimension"])
     except (KeyError, TypeError, ValueError):
-        raise IndexMismatch(f"index at {index}/ does not say its vector dimension: run `qa build` to rebuild it") from None
+        raise IndexMismatch(f"index at {index}/ does not say its vector dimension: run {build_command(index)} to rebuild it") from None
     if embedder.dimension != expected:
         raise IndexMismatch(
             f"model {built_with!r} makes {embedder.dimension}-d vectors but the index at {index}/ holds "
-            f"{expected}-d ones: run `qa build` to rebuild it"
+            f"{expected}-d ones: run {build_command(index)} to rebuild it"
         )
     return embedder
 

@@ -162,18 +162,29 @@ def read_manifest(index: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = manifest_path(index)
     if not path.exists():
-        raise IndexNotFound(f"no index at {index}/: run `qa build`")
+        raise IndexNotFound(f"no index at {index}/: run {build_command(index)}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["generation"], manifest["model"]["name"]  # noqa: B018 - presence check
+        if not isinstance(manifest["generation"], str) or not isinstance(manifest["model"]["name"], str):
+            raise TypeError("generation and model name must be strings")
     except (OSError, ValueError, KeyError, TypeError):
-        raise IndexCorrupt(f"index at {index}/ is damaged (unreadable manifest.json): run `qa build` to rebuild it") from None
+        raise IndexCorrupt(f"index at {index}/ is damaged (unreadable manifest.json): run {build_command(index)} to rebuild it") from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatch(
             f"index at {index}/ has format version {manifest.get('format_version')}, this qa reads "
-            f"version {FORMAT_VERSION}: run `qa build` to rebuild it"
+            f"version {FORMAT_VERSION}: run {build_command(index)} to rebuild it"
         )
     return manifest
+
+
+def build_command(index: str | os.PathLike[str]) -> str:
+    """The `qa build` command for ``index``: with its path when it is not the default one.
+
+    The corpus is not known here; a user with an index elsewhere names it too.
+    """
+    if Path(index) == Path("index"):
+        return "`qa build`"
+    return f"`qa build --corpus YOUR_DOCUMENTS --index {index}`"
 
 
 def _nlist(n: int) -> int:
@@ -411,22 +422,36 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
 
     manifest = manifest or read_manifest(index)
     gen_dir = Path(index) / manifest["generation"]
+    # The file being read, for the message: the libraries' own words name no file, or give
+    # advice that does not apply (numpy's "load it unsafely using allow_pickle").
+    reading: str | None = None
     try:
         for name in (PASSAGES, PASSAGE_VECTORS, SENTENCE_VECTORS, BM25_DIR, SENTENCE_BM25_DIR, TOKEN_VECTORS,
                      TOKEN_SCALES, TOKEN_FIRST):
             if not (gen_dir / name).exists():  # FAISS's own message for this is a C++ stack line
                 raise FileNotFoundError(2, "missing", str(gen_dir / name))
+        reading = PASSAGES
         records = _read_records(gen_dir / PASSAGES)
+        reading = DOCUMENTS
         documents = _read_documents(gen_dir / DOCUMENTS)
+        reading = PASSAGE_VECTORS
         p_index = _prepare(faiss.read_index(str(gen_dir / PASSAGE_VECTORS)))
+        reading = SENTENCE_VECTORS
         s_index = _prepare(faiss.read_index(str(gen_dir / SENTENCE_VECTORS)))
+        reading = BM25_DIR
         lexical = Lexical.load(gen_dir / BM25_DIR, len(records))
         n_sent = sum(len(r.sentences) for r in records)
+        reading = SENTENCE_BM25_DIR
         sentence_lexical = Lexical.load(gen_dir / SENTENCE_BM25_DIR, n_sent)
+        reading = MANIFEST
         dim = int(manifest["model"]["dimension"])
+        reading = TOKEN_VECTORS
         tokens = np.load(gen_dir / TOKEN_VECTORS, mmap_mode="r", allow_pickle=False)
+        reading = TOKEN_SCALES
         token_scales = np.load(gen_dir / TOKEN_SCALES, allow_pickle=False)
+        reading = TOKEN_FIRST
         token_first = np.load(gen_dir / TOKEN_FIRST, allow_pickle=False)
+        reading = None  # from here on, the files disagree with each other: the message says how
         problems = [
             f"{TOKEN_VECTORS} does not hold int8 vectors of dimension {dim}"
             if tokens.dtype != np.int8 or tokens.ndim != 2 or (len(tokens) and tokens.shape[1] != dim) else "",
@@ -452,13 +477,16 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
             raise ValueError(problem)
     except FileNotFoundError as exc:
         raise IndexCorrupt(
-            f"index at {index}/ is damaged ({Path(exc.filename or '?').name} is missing): run `qa build` to rebuild it"
+            f"index at {index}/ is damaged ({Path(exc.filename or '?').name} is missing): run {build_command(index)} to rebuild it"
         ) from None
     except (IndexMismatch, IndexNotFound):
         raise
     except Exception as exc:  # faiss, numpy and json all raise their own types for damaged files
-        detail = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
-        raise IndexCorrupt(f"index at {index}/ is damaged ({detail}): run `qa build` to rebuild it") from None
+        if reading is not None:
+            detail = f"{reading} is unreadable"
+        else:
+            detail = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        raise IndexCorrupt(f"index at {index}/ is damaged ({detail}): run {build_command(index)} to rebuild it") from None
     counts = np.array([len(r.sentences) for r in records], dtype=np.int64)
     first = np.zeros(len(records) + 1, dtype=np.int64)
     np.cumsum(counts, out=first[1:])

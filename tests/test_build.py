@@ -175,8 +175,16 @@ def test_a_mistyped_corpus_path_keeps_the_index(workspace, tmp_path):
 
 
 def test_missing_index(tmp_path):
-    with pytest.raises(IndexNotFound, match="run `qa build`"):
+    with pytest.raises(IndexNotFound, match=f"run `qa build --corpus YOUR_DOCUMENTS --index {tmp_path / 'nowhere'}`"):
         Retriever.load(tmp_path / "nowhere")
+
+
+def test_a_manifest_with_a_generation_that_is_not_a_name_is_damage(workspace):
+    corpus, index = workspace
+    m = read_manifest(index)
+    (index / "manifest.json").write_text(json.dumps({**m, "generation": 5}), encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="unreadable manifest.json"):  # was a bare TypeError
+        Retriever.load(index)
 
 
 @pytest.mark.parametrize("victim", ["manifest.json", "documents.jsonl", "passages.jsonl", "passages.faiss", "sentences.faiss",
@@ -203,6 +211,10 @@ def test_damaged_index_is_reported_and_repaired(workspace, victim, damage):
         assert f"({Path(victim).name} is missing)" in message
     elif victim == "manifest.json" and damage != "delete":
         assert "unreadable manifest.json" in message
+    elif victim != "manifest.json":
+        # The damaged file is named, in our words: numpy's advice was to unpickle it ("allow_pickle").
+        assert Path(victim).parts[0] in message and "pickle" not in message and "faiss::" not in message
+    assert f"--index {index}" in message  # the advice builds this index, not ./index
     # Repairing is one code path (build aside, then swap) whatever was damaged: it is exercised for
     # every file once, with garbage in it, and for a missing manifest (each repair is a full build).
     if damage == "garbage" or (victim, damage) == ("manifest.json", "delete"):
