@@ -246,7 +246,7 @@ def _other_dimension_generation(index, dim: int = 768) -> str:
 def test_other_dimension_is_a_mismatch(workspace):
     _, index = workspace
     _other_dimension_generation(index)
-    with pytest.raises(IndexMismatch, match="makes 384-d vectors but the index at .* holds 768-d ones: run `qa build`"):
+    with pytest.raises(IndexMismatch, match="makes 384-d vectors but the index at .* holds 768-d ones: run `qa build --corpus YOUR_DOCUMENTS --index "):
         Retriever.load(index)
 
 
