@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .embedding import Embedder
-from .errors import BadQuestion, DocumentNotFound, IndexMismatch, QAError
+from .errors import BadQuestion, DocumentNotFound, IndexMismatch, IndexNotFound, QAError
 from .late import dequantize, late_scores, query_matrix, token_sentences
 from .lexical import query_tokens
 from .onnx_model import TokenVectors
@@ -322,6 +322,8 @@ class Retriever:
             IndexMismatch: Built with another model or format (rebuild it).
             IndexCorrupt: Files are damaged (rebuild it).
         """
+        if not isinstance(index, (str, os.PathLike)):
+            raise IndexNotFound(f"the index must be a folder's path (a str or a Path), not {index!r:.60}")
         gen, embedder = _load_with_retry(index, model=model)
         return cls(index, gen, embedder, fusion)
 

@@ -66,6 +66,11 @@ def test_cli_adds_pdf_docx_html_and_answers_with_page(tmp_path, formats_index):
     out = qa("add", str(bad), "--corpus", str(corpus), "--index", str(index))
     assert out.returncode == 1 and "not a readable PDF" in out.stderr and "Traceback" not in out.stderr
     assert not (corpus / "broken.pdf").exists()
+    # One line, "error: ...": pypdf's own warnings ("invalid pdf header") are not printed beside it.
+    bad.write_bytes(bytes(range(256)) * 16)
+    out = qa("add", str(bad), "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 1 and out.stderr.strip().splitlines() == [
+        "error: broken.pdf: not a readable PDF (PdfStreamError); re-save or export it again"], out.stderr
 
 
 def test_inspect_shows_passages_and_dropped_lines():

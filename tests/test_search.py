@@ -95,6 +95,12 @@ def test_k_outside_its_range_is_refused(retriever, k):
         retriever.answer("total revenue", k=k)
 
 
+@pytest.mark.parametrize("index", [None, 5])
+def test_an_index_that_is_not_a_path_is_refused(index):
+    with pytest.raises(QAError, match="the index must be a folder's path"):
+        Retriever.load(index)
+
+
 @pytest.mark.parametrize("sources", [5, [5], ["optics_valley_interview.txt", None]])
 def test_sources_that_are_not_names_are_refused(retriever, sources):
     with pytest.raises(BadQuestion, match="sources must be document names"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import unicodedata
 
 from ..errors import DocumentRejected
@@ -21,6 +22,9 @@ def read_pdf(data: bytes, name: str) -> Extracted:
     """
     import pypdf
 
+    # pypdf logs what it repairs or gives up on ("invalid pdf header", "EOF marker not found")
+    # as warnings, which reach stderr beside our one-line error; the error says it all.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
