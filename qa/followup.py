@@ -39,6 +39,11 @@ _SUBJECT = {"it", "they", "them", "he", "she", "him"}
 _POSSESSIVE = {"its", "their", "his"}
 _CONNECTORS = {"of", "de", "for", "the", "and", "von", "van", "la", "du", "del"}
 _LEADS = ("and what about", "and how about", "what about", "how about", "what of", "and also", "and", "also")
+# Greetings and acknowledgements are not about anything: "hi" after a question about a
+# lighthouse's keeper became "Who was the hi of the ... lighthouse?".
+_SOCIAL = {"hi", "hello", "hey", "hiya", "thanks", "thank", "you", "thx", "ok", "okay", "bye", "goodbye",
+           "cheers", "great", "cool", "nice", "yes", "no", "yeah", "nope", "please", "good", "morning",
+           "afternoon", "evening", "there", "sure", "fine", "alright", "lol"}
 _TOKEN = re.compile(r"[\w][\w'’\-]*|[^\w\s]")
 
 
@@ -348,6 +353,8 @@ def resolve(question: str, history: Iterable[Any] | None) -> Resolution:
     toks = _tokens(q.rstrip(" ?.!"))
     words = [_low(t) for t in toks]
     reason = ""
+    if all(w in _SOCIAL or not _is_word(w) for w in words):
+        return Resolution(question, question)
 
     lead = next((ld for ld in _LEADS if words[:len(ld.split())] == ld.split()), None)
     rest = toks[len(lead.split()):] if lead else toks
