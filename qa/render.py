@@ -232,8 +232,9 @@ def source_html(doc: SourceDocument, span: tuple[int, int, int, int] | None = No
         doc: The indexed document (extracted text for HTML, PDF and DOCX).
         span: ``(start, end, answer_start, answer_end)`` source offsets, if a passage is to be shown.
     """
-    title = esc(doc.title or doc.name)
-    head = f'<div class="qa-doc-head"><b>{title}</b> <code>{esc(doc.name)}</code>'
+    # With no title, the file name alone (not "notes.txt notes.txt").
+    head = f'<div class="qa-doc-head">' + (f'<b>{esc(doc.title)}</b> ' if doc.title else "") \
+        + f'<code>{esc(doc.name)}</code>'
     spans: list[_Span] = []
     if span:
         s, e, a, b = span

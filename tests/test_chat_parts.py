@@ -102,6 +102,8 @@ def test_source_viewer_escapes_marks_and_shows_pages():
     assert "<b>bold" not in html and "&#60;b&#62;bold" in html and "Report &#60;x&#62;" in html
     assert 'id="qa-hl"' in html and '<mark class="qa-hl-answer">Page two has the answer here.</mark>' in html
     assert '<span class="qa-page">p. 2</span>' in html and html.count("qa-pagebreak") == 2
+    untitled = source_html(SourceDocument("notes.txt", None, "Some notes.", ()))
+    assert untitled.startswith('<div class="qa-doc-head"><code>notes.txt</code></div>')  # named once, not twice
 
 
 def test_source_links_round_trip():
