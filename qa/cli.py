@@ -156,7 +156,7 @@ def _print_answer(ans: Any) -> None:
         click.secho(f"{i}. {where}  (confidence {h.confidence:.2f})", fg="cyan")
         if h.question:
             click.secho(f"   Q: {h.question}", dim=True)
-        click.secho(f"   {h.answer_sentence}", bold=True)
+        click.secho(f"   {' '.join(h.answer_sentence.split())}", bold=True)  # a sentence over two lines: one
         if i == 1:
             rest = " ".join(h.text.split())
             if len(rest) > 400:
