@@ -634,7 +634,9 @@ def test_docx_footnotes_are_read_after_the_body():
     ("x.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
     ("x.docx", b"PK\x03\x04 broken zip", "not a readable DOCX"),
     ("x.html", b"<html><head><script>var a = 1;</script></head><body></body></html>", "no readable text"),
-    ("x.txt", b"\xff\xfe\x00bad", "binary"),
+    ("x.txt", b"\x7fELF\x02\x01\x00bad", "binary"),
+    # After a UTF-16 mark, random bytes soon hold a lone surrogate: not UTF-16 text.
+    ("x.txt", b"\xff\xfe" + bytes(range(256)) * 8, "not valid UTF-16"),
     ("x.exe", b"MZ", "not accepted"),
 ])
 def test_unreadable_files_get_one_clear_error(name, data, message):
