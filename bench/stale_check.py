@@ -70,7 +70,7 @@ def main() -> None:
                 t = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp)
                 times[name].append(time.perf_counter() - t)
-                if proc.returncode != 0 or "run `qa build`" in proc.stderr:
+                if proc.returncode != 0 or "has changed since" in proc.stderr:
                     raise SystemExit(f"error: {name}: {proc.stderr.strip()[-300:]}")
     med = {k: pct(v, 50) for k, v in times.items()}
     out = {"documents": documents, "runs": a.runs,

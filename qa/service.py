@@ -28,7 +28,7 @@ from .feedback import FEEDBACK_FILE, Shown, Vote
 from .feedback import record as record_vote
 from .followup import Resolution, resolve, resolve_history
 from .search import Answer, Retriever
-from .store import SourceDocument, read_manifest
+from .store import MANIFEST, SourceDocument, read_manifest
 from .suggest import pick_suggestions
 
 log = logging.getLogger("qa.web")
@@ -219,7 +219,16 @@ class QAService:
     # ---------------------------------------------------------------- startup
 
     def ensure_index(self, progress: Callable[[str, int, int], None] | None = None) -> BuildReport | None:
-        """Build the index if it is missing or older than the corpus."""
+        """Build the index if it is missing or older than the corpus.
+
+        With no corpus folder, a new app starts on an empty one (documents can be uploaded), and
+        an app with an index serves it: rebuilding from nothing would empty it.
+        """
+        if not self.corpus.is_dir():
+            if (self.index / MANIFEST).exists():
+                log.warning("no corpus folder at %s: serving the index at %s as it is", self.corpus, self.index)
+                return None
+            self.corpus.mkdir(parents=True, exist_ok=True)
         if not is_stale(self.corpus, self.index):
             return None
         return build_index(self.corpus, self.index, progress=progress)

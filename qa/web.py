@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -167,6 +168,15 @@ def _document_names(documents: Any) -> list[str] | None:
     raise BadQuestion("documents must be a list of document names, as each hit's \"source\" gives them")
 
 
+def _sendable(text: str) -> str:
+    """``text`` without lone surrogates: the question is echoed, and Gradio's queue (orjson) and the
+    MCP server refuse to encode them, so the reply itself would fail."""
+    return _SURROGATES.sub("", text) if isinstance(text, str) else ""
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _passages(k: Any) -> int:
     """The API's ``k``, held to the 1 to 10 that the page offers (a number out of range is clamped)."""
     try:
@@ -272,10 +282,10 @@ def create_app(service: QAService) -> gr.Blocks:
             searched = service.resolve(question, hist).searched
             out = service.ask(searched, k=_passages(k), caller=caller,
                               sources=_document_names(documents)).to_dict()
-            return {**out, "asked": question, "searched_for": searched}
+            return {**out, "asked": _sendable(question), "searched_for": _sendable(searched)}
         except QAError as exc:
             # Not the whole of a refused 1 MB question back to the caller.
-            asked = question[:MAX_QUESTION_CHARS] if isinstance(question, str) else ""
+            asked = _sendable(question[:MAX_QUESTION_CHARS]) if isinstance(question, str) else ""
             return {"question": asked, "found": False, "message": str(exc), "error": str(exc), "hits": []}
         except Exception:
             log.exception("api ask failed")

@@ -187,7 +187,7 @@ def test_status_and_ask_run_no_reader_to_check_staleness(mixed, reader_calls):
     assert status.exit_code == 0 and "up to date" in status.output
     ask = CliRunner().invoke(main, ["ask", "Where does the name Mozilla come from?", "--json",
                                     "--corpus", str(corpus), "--index", str(index)])
-    assert ask.exit_code == 0 and "run `qa build`" not in ask.output
+    assert ask.exit_code == 0 and "has changed since" not in ask.output
     assert json.loads(ask.stdout)["hits"][0]["source"] == "wikipedia_mozilla_2015.pdf"
     assert reader_calls == []
     (corpus / "wikipedia_mozilla_2015.pdf").write_bytes((corpus / "wikipedia_mozilla_2015.pdf").read_bytes() + b"\n")

@@ -23,6 +23,16 @@ def service(workspace, **kw) -> QAService:
     return QAService(corpus, index, **kw)
 
 
+def test_a_missing_corpus_folder_starts_empty_or_keeps_the_index(workspace, tmp_path):
+    # build_index now refuses a missing folder (it emptied good indexes); the app must still start.
+    new = QAService(tmp_path / "new" / "corpus", tmp_path / "new" / "index")
+    assert new.ensure_index().passages == 0 and (tmp_path / "new" / "corpus").is_dir()
+    _, index = workspace
+    kept = QAService(tmp_path / "gone", index)
+    assert kept.ensure_index() is None and not (tmp_path / "gone").exists()
+    assert kept.ask("What is the total revenue of the park?").found
+
+
 def test_editing_needs_the_password(workspace):
     s = service(workspace, admin_password="s3cret")
     with pytest.raises(EditRefused, match="wrong admin password"):

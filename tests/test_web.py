@@ -279,13 +279,15 @@ def test_api_endpoint_with_gradio_client(app_url):
     assert client.predict("How many enterprises are registered in Optics Valley Bio City?", 2, [], [],
                           api_name="/ask")["hits"] == result["hits"]
     # A lone surrogate ("\ud800" in the JSON) once reached the tokenizer: "internal error".
-    # Sent as raw JSON: gradio_client cannot encode it, any other client can.
+    # Sent as raw JSON: gradio_client cannot encode it, other clients can. The reply must not echo it
+    # back: Gradio's queue (orjson, what the page and gradio_client read) refuses to encode it.
     import httpx
 
     body = b'{"data": ["How many enterprises are \\ud800 registered in Optics Valley Bio City?", 2, [], null]}'
     event = httpx.post(app_url[0] + "/gradio_api/call/ask", content=body, timeout=60,
                        headers={"Content-Type": "application/json"}).json()["event_id"]
     stream = httpx.get(app_url[0] + f"/gradio_api/call/ask/{event}", timeout=60).text
+    assert "\\ud800" not in stream
     odd = json.loads(next(line[5:] for line in stream.splitlines() if line.startswith("data:")))[0]
     assert "error" not in odd and odd["found"] and any("1,200" in h["text"] for h in odd["hits"])
     assert odd["question"] == "How many enterprises are registered in Optics Valley Bio City?"
