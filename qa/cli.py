@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -80,14 +81,17 @@ def _built_from(corpus: str | None, index: str) -> str | None:
 
     if corpus is not None:
         return corpus
-    recorded = read_manifest(index).get("corpus")
+    manifest = read_manifest(index)
+    beside, recorded = manifest.get("corpus_from_index"), manifest.get("corpus")
+    if isinstance(beside, str) and (Path(index) / beside).is_dir():
+        return os.path.normpath(Path(index) / beside)
     return recorded if isinstance(recorded, str) and Path(recorded).is_dir() else None
 
 
 def _build_command(corpus: str, index: str) -> str:
     """The `qa build` that refreshes ``index`` from ``corpus``, with the paths it needs."""
-    return "qa build" + (f" --corpus {corpus}" if Path(corpus) != Path("corpus") else "") \
-        + (f" --index {index}" if Path(index) != Path("index") else "")
+    return "qa build" + (f" --corpus {shlex.quote(str(corpus))}" if Path(corpus) != Path("corpus") else "") \
+        + (f" --index {shlex.quote(str(index))}" if Path(index) != Path("index") else "")
 
 
 def _count(n: int, noun: str) -> str:
@@ -180,7 +184,10 @@ def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str
 
     retriever = Retriever.load(index)
     corpus = _built_from(corpus, index)
-    if corpus is not None and Path(corpus).is_dir() and is_stale(corpus, index):
+    if corpus is None:
+        click.secho(f"note: not checked against its documents: the folder {index} was built from is gone "
+                    "(give --corpus to check another)", dim=True, err=True)
+    elif Path(corpus).is_dir() and is_stale(corpus, index):
         click.secho(f"warning: {corpus} has changed since {index} was built: run `{_build_command(corpus, index)}`",
                     fg="yellow", err=True)
     ans = retriever.answer(question, k=k, sources=list(docs))  # none given: every document

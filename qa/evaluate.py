@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadQuestion, QAError
-from .search import Retriever
+from .search import Retriever, clean_question
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def read_jsonl(path: str | os.PathLike[str], *, answers: bool = False) -> list[d
     """
     rows = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise QAError(f"cannot read {path}: {exc.__class__.__name__}; give a UTF-8 JSONL file") from None
     for n, line in enumerate(lines, 1):
@@ -79,12 +79,16 @@ def read_jsonl(path: str | os.PathLike[str], *, answers: bool = False) -> list[d
             row = None
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
             raise QAError(f"{path}:{n}: expected a JSON object with a non-empty \"question\" string")
+        try:
+            clean_question(row["question"])  # here, not after the searches of every line before it
+        except BadQuestion as exc:
+            raise QAError(f"{path}:{n}: {exc}") from None
         if answers:
             expected = row.get("answer_contains")
             if isinstance(expected, str):
                 expected = [expected]
             if (not isinstance(expected, list) or not expected
-                    or not all(isinstance(e, str) and e for e in expected)):
+                    or not all(isinstance(e, str) and e.strip() for e in expected)):
                 raise QAError(f"{path}:{n}: \"answer_contains\" must list the strings a right passage "
                               f"holds, as in {{\"question\": \"...\", \"answer_contains\": [\"...\"]}}")
             row["answer_contains"] = expected

@@ -39,11 +39,12 @@ _SUBJECT = {"it", "they", "them", "he", "she", "him"}
 _POSSESSIVE = {"its", "their", "his"}
 _CONNECTORS = {"of", "de", "for", "the", "and", "von", "van", "la", "du", "del"}
 _LEADS = ("and what about", "and how about", "what about", "how about", "what of", "and also", "and", "also")
-# Greetings and acknowledgements are not about anything: "hi" after a question about a
-# lighthouse's keeper became "Who was the hi of the ... lighthouse?".
-_SOCIAL = {"hi", "hello", "hey", "hiya", "thanks", "thank", "you", "thx", "ok", "okay", "bye", "goodbye",
-           "cheers", "great", "cool", "nice", "yes", "no", "yeah", "nope", "please", "good", "morning",
-           "afternoon", "evening", "there", "sure", "fine", "alright", "lol"}
+# Greetings and thanks are not about anything: "hi" after a question about a lighthouse's
+# keeper became "Who was the hi of the ... lighthouse?". A message is one when it holds a
+# greeting or thanks and nothing but such words ("Nice?" after Lyon may still be a follow-up).
+_GREETINGS = {"hi", "hello", "hey", "hiya", "thanks", "thank", "thx", "bye", "goodbye", "cheers", "ok", "okay"}
+_SOCIAL = _GREETINGS | {"you", "there", "good", "great", "morning", "afternoon", "evening", "very", "much",
+                        "so", "lol", "yes", "no", "please", "cool", "nice", "fine", "sure", "alright", "yeah"}
 _TOKEN = re.compile(r"[\w][\w'’\-]*|[^\w\s]")
 
 
@@ -353,7 +354,9 @@ def resolve(question: str, history: Iterable[Any] | None) -> Resolution:
     toks = _tokens(q.rstrip(" ?.!"))
     words = [_low(t) for t in toks]
     reason = ""
-    if all(w in _SOCIAL or not _is_word(w) for w in words):
+    greets = any(w in _GREETINGS for w in words) or any(
+        words[i:i + 2] == ["good", t] for i in range(len(words)) for t in ("morning", "afternoon", "evening"))
+    if greets and all(w in _SOCIAL or not _is_word(w) for w in words):
         return Resolution(question, question)
 
     lead = next((ld for ld in _LEADS if words[:len(ld.split())] == ld.split()), None)

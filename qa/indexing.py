@@ -304,7 +304,10 @@ def build_index(
             "package_version": __version__,
             "chunker_version": CHUNKER_VERSION,
             "model": {"name": embedder.name, "dimension": dim},
-            "corpus": str(Path(corpus).resolve()),  # absolute: `qa ask` and `qa status` check against it
+            # Where `qa ask` and `qa status` look for it: beside the index first (an index copied or
+            # moved with its corpus), then where it was.
+            "corpus": str(Path(corpus).resolve()),
+            "corpus_from_index": os.path.relpath(Path(corpus).resolve(), Path(index).resolve()),
             "built_at": indexed_at,
             "passages": len(records),
             "sentences": len(s_list),

@@ -59,6 +59,10 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords(words) if words else []
 
 
+class Inconsistent(ValueError):
+    """Index files that read well but disagree with each other (the message says how)."""
+
+
 class Lexical:
     """A BM25 index over passage texts, saved as plain ``bm25s`` files."""
 
@@ -83,13 +87,14 @@ class Lexical:
 
     @classmethod
     def load(cls, path: Path, expected_docs: int) -> "Lexical":
+        """Load a saved BM25 index; :class:`Inconsistent` when it counts other documents than expected."""
         import bm25s
 
         if expected_docs == 0:
             return cls(None)
         bm25 = bm25s.BM25.load(str(path), allow_pickle=False, show_progress=False)
         if int(bm25.scores["num_docs"]) != expected_docs:
-            raise ValueError(f"bm25 has {bm25.scores['num_docs']} documents, expected {expected_docs}")
+            raise Inconsistent(f"{path.name} has {bm25.scores['num_docs']} documents, expected {expected_docs}")
         return cls(bm25)
 
     def scores(self, query_tokens: list[str], n_docs: int) -> np.ndarray:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import time
 import uuid
@@ -40,7 +41,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound, IndexWriteError
-from .lexical import Lexical
+from .lexical import Inconsistent, Lexical
 
 FORMAT_VERSION = 5  # 5: int8 token vectors for late interaction
 MANIFEST = "manifest.json"
@@ -184,7 +185,7 @@ def build_command(index: str | os.PathLike[str]) -> str:
     """
     if Path(index) == Path("index"):
         return "`qa build`"
-    return f"`qa build --corpus YOUR_DOCUMENTS --index {index}`"
+    return f"`qa build --corpus YOUR_DOCUMENTS --index {shlex.quote(str(index))}`"
 
 
 def _nlist(n: int) -> int:
@@ -474,7 +475,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
         ]
         problem = next((p for p in problems if p), None)
         if problem:
-            raise ValueError(problem)
+            raise Inconsistent(problem)
     except FileNotFoundError as exc:
         raise IndexCorrupt(
             f"index at {index}/ is damaged ({Path(exc.filename or '?').name} is missing): run {build_command(index)} to rebuild it"
@@ -482,7 +483,7 @@ def load_generation(index: str | os.PathLike[str], manifest: dict[str, Any] | No
     except (IndexMismatch, IndexNotFound):
         raise
     except Exception as exc:  # faiss, numpy and json all raise their own types for damaged files
-        if reading is not None:
+        if reading is not None and not isinstance(exc, Inconsistent):
             detail = f"{reading} is unreadable"
         else:
             detail = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import re
 import subprocess
 import sys
@@ -174,6 +175,18 @@ def test_status_and_ask_check_the_corpus_the_index_was_built_from(tmp_path, monk
     out = CliRunner().invoke(main, ["ask", "How long do I hold the reset button?", "--index", str(index)])
     assert out.exit_code == 0 and f"run `qa build --corpus {corpus} --index {index}`" in out.stderr
     assert f"stale: {corpus} has changed" in CliRunner().invoke(main, ["status", "--index", str(index)]).output
+    # Moved together, the index checks the corpus beside it, not the folder it was built from.
+    build_index(corpus, index)
+    moved = tmp_path / "moved"
+    shutil.copytree(corpus, moved / "docs")
+    shutil.copytree(index, moved / "idx")
+    (moved / "docs" / "zebra.md").write_text("# Zebra router\n\nHold it for 30 seconds.\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["status", "--index", str(moved / "idx")]).output
+    assert f"stale: {moved / 'docs'} has changed" in out, out
+    shutil.rmtree(moved / "docs")
+    shutil.rmtree(corpus)
+    out = CliRunner().invoke(main, ["ask", "How long do I hold the reset button?", "--index", str(moved / "idx")])
+    assert out.exit_code == 0 and "note: not checked against its documents" in out.stderr
 
 
 def test_status_and_ask_run_no_reader_to_check_staleness(mixed, reader_calls):

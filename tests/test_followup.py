@@ -37,7 +37,7 @@ def test_standalone_wordings_are_left_untouched(history):
         assert resolve(p["standalone"], history).searched == p["standalone"]
 
 
-@pytest.mark.parametrize("said", ["hi", "Thanks!", "ok thank you", "Hello there", "great, thanks"])
+@pytest.mark.parametrize("said", ["hi", "Thanks!", "ok thank you", "Hello there", "great, thanks", "Good morning"])
 def test_greetings_and_thanks_are_not_follow_ups(said):
     # "hi" once became "Who was the hi of the Brackwater lighthouse?".
     assert resolve(said, [Turn("Who was the last keeper of the Brackwater lighthouse?", "")]).searched == said

@@ -55,6 +55,7 @@ def test_eval_reads_answers_strictly(retriever, tmp_path):
     for n, bad in enumerate(['{"question": "Who?", "answer": "Lizard Island"}',
                              '{"question": "Who?", "answer_contains": []}',
                              '{"question": "Who?", "answer_contains": [3]}',
+                             '{"question": "Who?", "answer_contains": [" "]}',
                              '{"question": "", "answer_contains": ["x"]}',
                              '{"question": ["Who?"], "answer_contains": ["x"]}',
                              '["Who?"]']):
