@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -86,12 +85,6 @@ def _built_from(corpus: str | None, index: str) -> str | None:
     if isinstance(beside, str) and (Path(index) / beside).is_dir():
         return os.path.normpath(Path(index) / beside)
     return recorded if isinstance(recorded, str) and Path(recorded).is_dir() else None
-
-
-def _build_command(corpus: str, index: str) -> str:
-    """The `qa build` that refreshes ``index`` from ``corpus``, with the paths it needs."""
-    return "qa build" + (f" --corpus {shlex.quote(str(corpus))}" if Path(corpus) != Path("corpus") else "") \
-        + (f" --index {shlex.quote(str(index))}" if Path(index) != Path("index") else "")
 
 
 def _count(n: int, noun: str) -> str:
@@ -181,6 +174,7 @@ def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str
     """Answer QUESTION from the index."""
     from .indexing import is_stale
     from .search import Retriever
+    from .store import build_command
 
     retriever = Retriever.load(index)
     corpus = _built_from(corpus, index)
@@ -188,7 +182,7 @@ def ask(question: str, k: int, as_json: bool, docs: tuple[str, ...], corpus: str
         click.secho(f"note: not checked against its documents: the folder {index} was built from is gone "
                     "(give --corpus to check another)", dim=True, err=True)
     elif Path(corpus).is_dir() and is_stale(corpus, index):
-        click.secho(f"warning: {corpus} has changed since {index} was built: run `{_build_command(corpus, index)}`",
+        click.secho(f"warning: {corpus} has changed since {index} was built: run {build_command(index, corpus)}",
                     fg="yellow", err=True)
     ans = retriever.answer(question, k=k, sources=list(docs))  # none given: every document
     if as_json:
@@ -297,7 +291,7 @@ def inspect(file: str, as_json: bool) -> None:
 def status(corpus: str | None, index: str) -> None:
     """List the indexed documents and the files left out, and say whether the index is up to date."""
     from .indexing import is_stale
-    from .store import read_manifest
+    from .store import build_command, read_manifest
 
     manifest = read_manifest(index)
     click.echo(f"{index}/: {_count(manifest['passages'], 'passage')}, model {manifest['model']['name']}, "
@@ -313,7 +307,7 @@ def status(corpus: str | None, index: str) -> None:
     if corpus is None:
         click.echo("the corpus it was built from is gone; give --corpus to check it against another folder")
     elif is_stale(corpus, index):
-        click.secho(f"stale: {corpus} has changed since the last build: run `{_build_command(corpus, index)}`",
+        click.secho(f"stale: {corpus} has changed since the last build: run {build_command(index, corpus)}",
                     fg="yellow")
     else:
         click.echo(f"up to date with {corpus}")

@@ -178,14 +178,19 @@ def read_manifest(index: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def build_command(index: str | os.PathLike[str]) -> str:
-    """The `qa build` command for ``index``: with its path when it is not the default one.
+def build_command(index: str | os.PathLike[str], corpus: str | os.PathLike[str] | None = None) -> str:
+    """The `qa build` command that refreshes ``index`` from ``corpus``, in backquotes, with the
+    paths that are not the defaults (quoted for a shell).
 
-    The corpus is not known here; a user with an index elsewhere names it too.
+    With no ``corpus`` (not known where the index is read), the default index needs none and
+    any other index is given a placeholder for it: a user with an index elsewhere names it too.
     """
-    if Path(index) == Path("index"):
-        return "`qa build`"
-    return f"`qa build --corpus YOUR_DOCUMENTS --index {shlex.quote(str(index))}`"
+    if corpus is None:
+        corpus_arg = "" if Path(index) == Path("index") else " --corpus YOUR_DOCUMENTS"
+    else:
+        corpus_arg = "" if Path(corpus) == Path("corpus") else f" --corpus {shlex.quote(str(corpus))}"
+    index_arg = "" if Path(index) == Path("index") else f" --index {shlex.quote(str(index))}"
+    return f"`qa build{corpus_arg}{index_arg}`"
 
 
 def _nlist(n: int) -> int:
